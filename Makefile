@@ -1,0 +1,83 @@
+# The two commands: `make run` and `make test`. Everything else is a convenience.
+# Nothing needs installing by hand: the first target that needs the virtualenv builds it.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEV := $(PY) -m maintenance.devservices
+MANAGE := $(PY) manage.py
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint format migrate makemigrations shell token services-start services-stop services-status bench clean-state help
+
+help:
+	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
+	@echo "make test           the whole test suite against real services, plus ruff"
+	@echo "make lint           ruff check + format check"
+	@echo "make format         ruff format + autofix"
+	@echo "make migrate        apply migrations"
+	@echo "make makemigrations create migrations after model changes"
+	@echo "make shell          Django shell against the local services"
+	@echo "make token USER=x   print (creating if needed) the API token of user x"
+	@echo "make bench          the load benchmark (see bench/README.md)"
+	@echo "make services-stop  stop the local PostgreSQL and S3"
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(DEV) exec --dev -- sh -c '\
+		$(MANAGE) migrate --noinput && \
+		$(MANAGE) collectstatic --noinput -v0 && \
+		$(MANAGE) load_demo_data && \
+		$(MANAGE) ensure_admin && \
+		exec $(VENV)/bin/gunicorn -c gunicorn.conf.py maintenance.wsgi'
+
+test: $(STAMP)
+	AWS_STORAGE_BUCKET_NAME=maintenance-test $(DEV) exec -- sh -c '\
+		$(MANAGE) collectstatic --noinput -v0 && \
+		$(PY) -m pytest $(PYTEST_ARGS)'
+	$(MAKE) --no-print-directory lint
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: $(STAMP)
+	$(DEV) exec --dev -- $(MANAGE) migrate
+
+makemigrations: $(STAMP)
+	$(DEV) exec --dev -- $(MANAGE) makemigrations
+
+shell: $(STAMP)
+	$(DEV) exec --dev -- $(MANAGE) shell
+
+token: $(STAMP)
+	@test -n "$(USER)" || (echo "usage: make token USER=<username>" && exit 2)
+	@$(DEV) exec --dev -- $(MANAGE) issue_token "$(USER)"
+
+services-start: $(STAMP)
+	$(DEV) start
+
+services-stop: $(STAMP)
+	$(DEV) stop
+
+services-status: $(STAMP)
+	$(DEV) status
+
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+clean-state: services-stop
+	rm -rf .state

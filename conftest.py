@@ -1,0 +1,162 @@
+"""Fixtures shared by every app's tests.
+
+The suite runs against the real PostgreSQL and S3 of ``maintenance.devservices``
+(``make test`` starts them). ``live_server_url`` starts gunicorn with two worker
+processes on the test database, for tests that need real parallel requests.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _storage_prefix():
+    """Objects outlive test transactions: keep each run's uploads under its own prefix."""
+    from django.core.files.storage import default_storage
+
+    prefix = f"test-runs/{uuid.uuid4().hex[:12]}"
+    default_storage.location = prefix
+    yield prefix
+
+
+def make_user(username: str | None = None, *, groups: tuple[str, ...] = (), **extra):
+    User = get_user_model()
+    user = User.objects.create_user(username=username or f"user-{uuid.uuid4().hex[:8]}", password="pw-123456!", **extra)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def superuser(db):
+    return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api(superuser) -> APIClient:
+    """An API client authenticated with a superuser's token."""
+    return client_for(superuser)
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+# --- live server -----------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def live_server_env(**overrides) -> dict[str, str]:
+    """Environment for a gunicorn child that uses the test database and bucket."""
+    db = settings.DATABASES["default"]
+    host = db.get("OPTIONS", {}).get("host") or db.get("HOST")
+    url = f"postgres://{db['USER']}@/{db['NAME']}?host={host}"
+    if db.get("PORT"):
+        url = f"postgres://{db['USER']}:{db.get('PASSWORD', '')}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=url,
+        DEBUG="false",
+        SECRET_KEY="live-test-secret-key-" + "x" * 40,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        THROTTLE_ANON_RATE="100000/minute",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(overrides)
+    return env
+
+
+class LiveServer:
+    def __init__(self, workers: int = 2, timeout: int = 30, **env_overrides):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.timeout = timeout
+        self.env = live_server_env(**env_overrides)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> LiveServer:
+        cmd = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            str(PROJECT_DIR / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.workers),
+            "--timeout",
+            str(self.timeout),
+            "--graceful-timeout",
+            "5",
+            "maintenance.wsgi",
+        ]
+        self.proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/health/", timeout=2).status_code in (200, 503):
+                    return self
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start in 30 s")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker):
+    """A gunicorn server (2 workers) on the test database, for the whole session."""
+    server = LiveServer(workers=2).start()
+    yield server.url
+    server.stop()
+
+
+def token_for(user) -> str:
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key

@@ -1,0 +1,1 @@
+"""Spare-parts inventory: categories, parts and the stock ledger."""

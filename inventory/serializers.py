@@ -1,0 +1,129 @@
+"""API representations of the inventory. They translate; the rules live in services."""
+
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from rest_framework import serializers
+
+from inventory.models import Category, SparePart, StockMovement
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=100, help_text="Unique, case-insensitive.")
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "description", "date_created", "date_updated"]
+        read_only_fields = ["id", "date_created", "date_updated"]
+        extra_kwargs = {"description": {"required": False, "allow_blank": True}}
+
+
+class CategorySummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "description"]
+        read_only_fields = fields
+
+
+class SparePartSerializer(serializers.ModelSerializer):
+    """Read shape of a part, with its category embedded."""
+
+    category = CategorySummarySerializer(read_only=True, allow_null=True)
+    category_id = serializers.IntegerField(read_only=True, allow_null=True)
+    is_low_stock = serializers.BooleanField(read_only=True, help_text="stock <= min_stock")
+
+    class Meta:
+        model = SparePart
+        fields = [
+            "id",
+            "name",
+            "sku",
+            "price",
+            "stock",
+            "min_stock",
+            "is_low_stock",
+            "category_id",
+            "category",
+            "date_created",
+            "date_updated",
+        ]
+        read_only_fields = fields
+
+
+class CategoryIdField(serializers.PrimaryKeyRelatedField):
+    default_error_messages = {"does_not_exist": "Category {pk_value} does not exist."}
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=Category.objects.all(), allow_null=True, **kwargs)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A bolt",
+            value={"name": "Hex bolt M10x50", "sku": "A-STL-M10-50", "price": "0.45", "stock": 500, "category_id": 1},
+            request_only=True,
+        )
+    ]
+)
+class SparePartCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    sku = serializers.CharField(max_length=64, help_text="CLASS-MATERIAL-SIZE-LENGTH, e.g. A-STL-M10-50")
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
+    stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)
+    min_stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)
+    category_id = CategoryIdField(required=False, help_text="Id of an existing category, or null.")
+
+
+@extend_schema_serializer(
+    examples=[OpenApiExample("New price and stock", value={"price": "0.50", "stock": 450}, request_only=True)]
+)
+class SparePartUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    sku = serializers.CharField(max_length=64, required=False)
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"), required=False)
+    stock = serializers.IntegerField(
+        min_value=0, max_value=2_000_000_000, required=False, help_text="New stock; recorded as an adjustment."
+    )
+    min_stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, required=False)
+    category_id = CategoryIdField(required=False)
+    note = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="Ledger note.")
+
+
+class StockAdjustmentSerializer(serializers.Serializer):
+    delta = serializers.IntegerField(
+        min_value=-2_000_000_000, max_value=2_000_000_000, help_text="Signed change: negative takes stock out."
+    )
+    reason = serializers.ChoiceField(
+        choices=[
+            StockMovement.Reason.RECEIPT,
+            StockMovement.Reason.ADJUSTMENT,
+        ],
+        default=StockMovement.Reason.ADJUSTMENT,
+    )
+    note = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def validate_delta(self, value):
+        if value == 0:
+            raise serializers.ValidationError("delta must not be zero.")
+        return value
+
+
+class StockMovementSerializer(serializers.ModelSerializer):
+    spare_part_id = serializers.IntegerField(read_only=True)
+    order_id = serializers.IntegerField(read_only=True, allow_null=True)
+    actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = StockMovement
+        fields = ["id", "spare_part_id", "delta", "stock_after", "reason", "order_id", "actor", "note", "date_created"]
+        read_only_fields = fields
+
+
+class StockMovementPageSerializer(serializers.Serializer):
+    """A page of the ledger, in the API's pagination envelope."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StockMovementSerializer(many=True)

@@ -1,0 +1,282 @@
+"""Inventory business rules. The API, the admin and the order services call these.
+
+Every change of a part's stock goes through :func:`apply_stock_deltas`, which
+locks the rows in id order, refuses to go below zero, updates stock with one
+guarded statement, writes one ledger movement per part and the audit rows, all
+in the caller's transaction. So ``stock == sum(movement.delta)`` always holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Lower
+
+from inventory.models import Category, SparePart, StockMovement
+from inventory.validators import normalize_sku, sku_error
+from maintenance.audit import services as audit
+from maintenance.audit.models import Auditor
+from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
+
+Reason = StockMovement.Reason
+
+# --- categories --------------------------------------------------------------
+
+
+def _check_category_name(name: str, *, exclude_pk: int | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("This field may not be blank.", field="name")
+    duplicates = Category.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
+    if exclude_pk is not None:
+        duplicates = duplicates.exclude(pk=exclude_pk)
+    if duplicates.exists():
+        raise InvalidInput(f"A category named '{name}' already exists.", field="name", code="already_exists")
+    return name
+
+
+def _save_category(category: Category) -> Category:
+    try:
+        with transaction.atomic():
+            category.save()
+    except IntegrityError as exc:  # a concurrent insert won the race
+        raise InvalidInput(
+            f"A category named '{category.name}' already exists.", field="name", code="already_exists"
+        ) from exc
+    return category
+
+
+def create_category(*, name: str, description: str = "") -> Category:
+    return _save_category(Category(name=_check_category_name(name), description=description or ""))
+
+
+def update_category(category: Category, **fields) -> Category:
+    if "name" in fields:
+        category.name = _check_category_name(fields["name"], exclude_pk=category.pk)
+    if "description" in fields:
+        category.description = fields["description"] or ""
+    return _save_category(category)
+
+
+def delete_category(category: Category) -> None:
+    """Delete a category; its parts stay, with no category."""
+    with transaction.atomic():
+        # The FK's SET_NULL runs as a bulk UPDATE, which signals don't see: audit it here.
+        parts = list(SparePart.objects.filter(category=category).only("id", "name", "sku", "category_id"))
+        category.delete()
+        audit.record_many((part, Auditor.Action.UPDATE, {"category_id": [category.pk, None]}) for part in parts)
+
+
+# --- spare parts -------------------------------------------------------------
+
+
+def clean_sku(value: str) -> str:
+    message = sku_error(value)
+    if message:
+        raise InvalidInput(message, field="sku", code="invalid_sku")
+    return normalize_sku(value)
+
+
+def _check_price(price) -> Decimal:
+    if price is None or Decimal(price) < 0:
+        raise InvalidInput("Price must be zero or more.", field="price")
+    return Decimal(price)
+
+
+def _check_non_negative(value, field: str) -> int:
+    if value is None or int(value) < 0:
+        raise InvalidInput(f"{field} must be zero or more.", field=field)
+    return int(value)
+
+
+def get_part_by_sku(sku: str) -> SparePart:
+    part = SparePart.objects.select_related("category").filter(sku=normalize_sku(sku)).first()
+    if part is None:
+        raise NotFound(f"Spare part with SKU '{sku}' not found.")
+    return part
+
+
+def create_spare_part(
+    *,
+    name: str,
+    sku: str,
+    price,
+    stock: int = 0,
+    min_stock: int = 0,
+    category: Category | None = None,
+    note: str = "",
+) -> SparePart:
+    """Create a part. Its opening stock is the ledger's first movement."""
+    sku = clean_sku(sku)
+    price = _check_price(price)
+    stock = _check_non_negative(stock, "stock")
+    min_stock = _check_non_negative(min_stock, "min_stock")
+    if SparePart.objects.filter(sku=sku).exists():
+        raise InvalidInput(f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists")
+    try:
+        with transaction.atomic():
+            part = SparePart(name=name, sku=sku, price=price, stock=0, min_stock=min_stock, category=category)
+            part.save()
+            if stock:
+                apply_stock_deltas({part.pk: stock}, reason=Reason.INITIAL, note=note or "Opening stock")
+                part.stock = stock
+    except IntegrityError as exc:
+        raise InvalidInput(
+            f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists"
+        ) from exc
+    return part
+
+
+UPDATABLE_PART_FIELDS = ("name", "price", "min_stock", "category", "sku")
+
+
+def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart:
+    """Change a part's fields. A new ``stock`` is recorded as an ``adjustment`` movement."""
+    if not fields:
+        raise InvalidInput("No fields to update.", code="no_fields")
+    unknown = set(fields) - set(UPDATABLE_PART_FIELDS) - {"stock"}
+    if unknown:
+        raise InvalidInput(f"Unknown fields: {sorted(unknown)}.")
+    with transaction.atomic():
+        locked = SparePart.objects.select_for_update().get(pk=part.pk)
+        if "sku" in fields:
+            sku = clean_sku(fields["sku"])
+            if sku != locked.sku and SparePart.objects.filter(sku=sku).exists():
+                raise InvalidInput(f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists")
+            locked.sku = sku
+        if "name" in fields:
+            locked.name = fields["name"]
+        if "price" in fields:
+            locked.price = _check_price(fields["price"])
+        if "min_stock" in fields:
+            locked.min_stock = _check_non_negative(fields["min_stock"], "min_stock")
+        if "category" in fields:
+            locked.category = fields["category"]
+        locked.save()
+        if "stock" in fields:
+            target = _check_non_negative(fields["stock"], "stock")
+            delta = target - locked.stock
+            if delta:
+                apply_stock_deltas({locked.pk: delta}, reason=Reason.ADJUSTMENT, note=note, locked={locked.pk: locked})
+                locked.stock = target
+    return locked
+
+
+def delete_spare_part(part: SparePart) -> None:
+    """Delete a part unless an order uses it: order history is protected."""
+    from orders.models import ServiceOrderItem
+
+    if ServiceOrderItem.objects.filter(spare_part=part).exists():
+        raise Conflict(f"Spare part '{part.sku}' appears on service orders and cannot be deleted.", code="part_in_use")
+    with transaction.atomic():
+        part.delete()
+
+
+def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT, note: str = "") -> StockMovement:
+    """Add ``delta`` (negative to take) to a part's stock, never below zero."""
+    if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
+        raise InvalidInput("delta must be a non-zero integer.", field="delta")
+    if reason not in Reason.values:
+        raise InvalidInput(f"reason must be one of {Reason.values}.", field="reason")
+    with transaction.atomic():
+        (movement,) = apply_stock_deltas({part.pk: delta}, reason=reason, note=note)
+    return movement
+
+
+# --- the one place stock changes ---------------------------------------------
+
+
+def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
+    """Lock the parts' rows in id order (so concurrent orders never deadlock)."""
+    ids = sorted(set(part_ids))
+    parts = SparePart.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    return {part.pk: part for part in parts}
+
+
+def apply_stock_deltas(
+    deltas: Mapping[int, int],
+    *,
+    reason: str,
+    order=None,
+    note: str = "",
+    locked: Mapping[int, SparePart] | None = None,
+) -> list[StockMovement]:
+    """Change several parts' stock in the caller's transaction, with ledger and audit rows.
+
+    ``locked`` may pass parts already locked by the caller (with their current
+    stock); otherwise they are locked here. Raises :class:`NotFound` for unknown
+    ids and :class:`InsufficientStock` if any stock would go below zero; then
+    nothing is changed.
+    """
+    assert connection.in_atomic_block, "apply_stock_deltas must run inside a transaction"
+    deltas = {part_id: delta for part_id, delta in deltas.items() if delta}
+    if not deltas:
+        return []
+    parts = dict(locked) if locked is not None else lock_parts(deltas)
+    missing = sorted(part_id for part_id in deltas if part_id not in parts)
+    if missing:
+        raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
+    for part_id in sorted(deltas):
+        part = parts[part_id]
+        if part.stock + deltas[part_id] < 0:
+            raise InsufficientStock(
+                f"Insufficient stock for '{part.name}' (SKU: {part.sku}). "
+                f"Available: {part.stock}, Requested: {-deltas[part_id]}",
+                extra={"sku": part.sku, "available": part.stock, "requested": -deltas[part_id]},
+            )
+    ids = sorted(deltas)
+    values = ", ".join(["(%s::bigint, %s::integer)"] * len(ids))
+    params = [item for part_id in ids for item in (part_id, deltas[part_id])]
+    table = SparePart._meta.db_table
+    with connection.cursor() as cursor:
+        # Guarded: the WHERE makes the database refuse a negative stock even if a
+        # caller forgot to lock; the check constraint is the last line.
+        cursor.execute(
+            f"UPDATE {table} AS p SET stock = p.stock + v.delta, date_updated = now() "
+            f"FROM (VALUES {values}) AS v(id, delta) "
+            f"WHERE p.id = v.id AND p.stock + v.delta >= 0 RETURNING p.id, p.stock",
+            params,
+        )
+        new_stock = dict(cursor.fetchall())
+    if len(new_stock) != len(ids):
+        raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.")
+    from maintenance.audit.context import current_actor
+
+    actor = current_actor()
+    movements = StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                spare_part_id=part_id,
+                delta=deltas[part_id],
+                stock_after=new_stock[part_id],
+                reason=reason,
+                order=order,
+                actor=actor,
+                note=note or "",
+            )
+            for part_id in ids
+        ]
+    )
+    audit.record_many(
+        (parts[part_id], Auditor.Action.UPDATE, {"stock": [new_stock[part_id] - deltas[part_id], new_stock[part_id]]})
+        for part_id in ids
+    )
+    for part_id in ids:
+        parts[part_id].stock = new_stock[part_id]
+    return movements
+
+
+__all__ = [
+    "adjust_stock",
+    "apply_stock_deltas",
+    "create_category",
+    "create_spare_part",
+    "delete_category",
+    "delete_spare_part",
+    "get_part_by_sku",
+    "lock_parts",
+    "update_category",
+    "update_spare_part",
+]

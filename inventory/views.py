@@ -1,0 +1,138 @@
+"""Inventory API: thin viewsets that route to :mod:`inventory.services`."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inventory import services
+from inventory.filters import SparePartFilter
+from inventory.models import Category, SparePart
+from inventory.serializers import (
+    CategorySerializer,
+    SparePartCreateSerializer,
+    SparePartSerializer,
+    SparePartUpdateSerializer,
+    StockAdjustmentSerializer,
+    StockMovementPageSerializer,
+    StockMovementSerializer,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Makes a retry safe: the same key with the same body replays the first response.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List categories"),
+    create=extend_schema(summary="Create a category", parameters=[IDEMPOTENCY_HEADER]),
+    retrieve=extend_schema(summary="Get a category"),
+    update=extend_schema(summary="Replace a category"),
+    partial_update=extend_schema(summary="Update a category", parameters=[IDEMPOTENCY_HEADER]),
+    destroy=extend_schema(summary="Delete a category (its parts keep existing, uncategorised)"),
+)
+class CategoryViewSet(viewsets.ModelViewSet):
+    queryset = Category.objects.all()
+    serializer_class = CategorySerializer
+    search_fields = ["name"]
+    ordering_fields = ["name", "date_created"]
+    ordering = ["name"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.create_category(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.update_category(serializer.instance, **serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.delete_category(instance)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List spare parts"),
+    retrieve=extend_schema(summary="Get a spare part by SKU"),
+    destroy=extend_schema(summary="Delete a spare part", responses={204: None, 409: None, 404: None}),
+)
+class SparePartViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = SparePart.objects.select_related("category")
+    serializer_class = SparePartSerializer
+    lookup_field = "sku"
+    lookup_value_regex = "[^/]+"
+    filterset_class = SparePartFilter
+    search_fields = ["name", "sku"]
+    ordering_fields = ["name", "sku", "price", "stock", "min_stock", "date_created", "date_updated"]
+    ordering = ["sku"]
+    required_permissions = {
+        "adjust_stock": ["inventory.change_sparepart", "inventory.add_stockmovement"],
+        "movements": ["inventory.view_sparepart", "inventory.view_stockmovement"],
+    }
+
+    def get_object(self):
+        return services.get_part_by_sku(self.kwargs["sku"])
+
+    @extend_schema(
+        summary="Create a spare part",
+        request=SparePartCreateSerializer,
+        responses={201: SparePartSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def create(self, request):
+        serializer = SparePartCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data["category"] = data.pop("category_id", None)
+        part = services.create_spare_part(**data)
+        return Response(SparePartSerializer(part).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Update a spare part (price, stock, …)",
+        request=SparePartUpdateSerializer,
+        responses={200: SparePartSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def partial_update(self, request, sku=None):
+        part = self.get_object()
+        serializer = SparePartUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        note = data.pop("note", "")
+        if "category_id" in data:
+            data["category"] = data.pop("category_id")
+        part = services.update_spare_part(part, note=note, **data)
+        part = SparePart.objects.select_related("category").get(pk=part.pk)
+        return Response(SparePartSerializer(part).data)
+
+    def perform_destroy(self, instance):
+        services.delete_spare_part(instance)
+
+    @extend_schema(
+        summary="Add to or take from a part's stock",
+        request=StockAdjustmentSerializer,
+        responses={200: SparePartSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"], url_path="adjust-stock")
+    def adjust_stock(self, request, sku=None):
+        part = self.get_object()
+        serializer = StockAdjustmentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.adjust_stock(part, **serializer.validated_data)
+        part = SparePart.objects.select_related("category").get(pk=part.pk)
+        return Response(SparePartSerializer(part).data)
+
+    @extend_schema(summary="A part's stock ledger, newest first", responses={200: StockMovementPageSerializer})
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def movements(self, request, sku=None):
+        part = self.get_object()
+        queryset = part.movements.select_related("actor").order_by("-date_created", "-id")
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(StockMovementSerializer(page, many=True).data)

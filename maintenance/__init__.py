@@ -1,0 +1,1 @@
+"""The Maintenance Service project package: settings, URLs and cross-cutting parts."""

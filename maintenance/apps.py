@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MaintenanceConfig(AppConfig):
+    """Holds the project-wide management commands and templates (admin branding)."""
+
+    name = "maintenance"
+    verbose_name = "Maintenance Service"

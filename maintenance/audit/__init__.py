@@ -1,0 +1,1 @@
+"""Audit trail: who changed what, from which value to which, in which request."""

@@ -1,0 +1,55 @@
+"""``GET /api/v1/audit/``: the audit trail for staff."""
+
+import django_filters
+from rest_framework import serializers, viewsets
+
+from maintenance.audit.models import Auditor
+from maintenance.permissions import IsStaff
+
+
+class AuditorSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="content_type.model", read_only=True)
+    app_label = serializers.CharField(source="content_type.app_label", read_only=True)
+    actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Auditor
+        fields = [
+            "id",
+            "app_label",
+            "model",
+            "object_id",
+            "object_repr",
+            "action",
+            "changes",
+            "actor",
+            "actor_id",
+            "request_id",
+            "remote_addr",
+            "timestamp",
+        ]
+        read_only_fields = fields
+
+
+class AuditorFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="content_type__model", lookup_expr="iexact")
+    object_id = django_filters.CharFilter()
+    actor = django_filters.NumberFilter(field_name="actor_id")
+    action = django_filters.ChoiceFilter(choices=Auditor.Action.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+    request_id = django_filters.CharFilter()
+
+    class Meta:
+        model = Auditor
+        fields = ["model", "object_id", "actor", "action", "since", "until", "request_id"]
+
+
+class AuditorViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Auditor.objects.select_related("content_type", "actor")
+    serializer_class = AuditorSerializer
+    permission_classes = [IsStaff]
+    filterset_class = AuditorFilter
+    search_fields = ["object_repr"]
+    ordering_fields = ["timestamp", "id"]
+    ordering = ["-timestamp", "-id"]

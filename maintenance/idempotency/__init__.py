@@ -1,0 +1,1 @@
+"""Idempotent POST and PATCH: a retried request never runs twice."""

@@ -1,0 +1,220 @@
+"""Idempotency keys, after Stripe's design and the IETF ``Idempotency-Key`` draft.
+
+For a POST or PATCH under ``/api/`` that carries an ``Idempotency-Key`` header
+(or, for ``POST /api/v1/orders/``, a body ``request_id``), scoped to the user,
+the method and the path:
+
+* first time: the key is reserved (INSERT against a unique constraint, committed
+  on its own) and a session advisory lock is held while the view runs; the
+  response is stored with the key; a 5xx or an exception releases the key;
+* again, same body: the stored response is replayed with ``Idempotent-Replayed: true``
+  and the view does not run;
+* again, other body: 422;
+* again while the first still runs: 409 with ``Retry-After``. If the first
+  worker died, its database session ended and its advisory lock with it, so the
+  retry takes the key over and runs.
+
+All state lives in PostgreSQL, so this holds across workers and servers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from maintenance.idempotency.models import ProcessedRequest
+from maintenance.timing import current_request_id
+
+logger = logging.getLogger(__name__)
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+MAX_KEY_LENGTH = 255
+ORDER_CREATE_PATH = "/api/v1/orders"
+# Responses that say nothing ran: not stored, so a retry runs for real.
+NOT_STORED_STATUSES = {401, 403, 413, 429}
+
+
+def _error(status: int, detail: str, code: str, headers: dict | None = None) -> JsonResponse:
+    body = {"detail": detail, "code": code, "request_id": current_request_id.get()}
+    response = JsonResponse(body, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def canonical_body(raw: bytes, content_type: str) -> bytes:
+    if content_type.startswith("application/json"):
+        try:
+            return json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            return raw
+    return raw
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), b"\0", path.encode(), b"\0", body):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def lock_id(user_id, method: str, path: str, key: str) -> int:
+    digest = hashlib.sha256(f"{user_id}\0{method}\0{path}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def authenticate(request):
+    """Run the API's authenticators, so keys can be scoped to the user before the view runs."""
+    if getattr(request, "user", None) is not None and request.user.is_authenticated:
+        return request.user
+    drf_request = Request(request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES])
+    try:
+        user = drf_request.user
+    except Exception:  # bad credentials: the view answers 401/403 itself
+        return None
+    return user if user is not None and user.is_authenticated else None
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in ("POST", "PATCH") or not request.path.startswith("/api/"):
+            return self.get_response(request)
+        path = request.path.rstrip("/") or "/"
+        key = request.META.get(HEADER)
+        try:
+            body = request.body
+        except Exception:  # too large: the view's parser reports it
+            return self.get_response(request)
+        content_type = request.content_type or ""
+        if key is None and request.method == "POST" and path == ORDER_CREATE_PATH:
+            key = self._request_id_from_body(body, content_type)
+        if key is None:
+            return self.get_response(request)
+        key = str(key)
+        if not key or len(key) > MAX_KEY_LENGTH:
+            return _error(400, f"The idempotency key must be 1 to {MAX_KEY_LENGTH} characters.", "invalid_key")
+        user = authenticate(request)
+        if user is None:
+            return self.get_response(request)
+        return self._handle(
+            request, user, path, key, fingerprint(request.method, path, canonical_body(body, content_type))
+        )
+
+    @staticmethod
+    def _request_id_from_body(body: bytes, content_type: str):
+        if not content_type.startswith("application/json"):
+            return None
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            return None
+        value = data.get("request_id") if isinstance(data, dict) else None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            return None
+        return str(value)
+
+    def _handle(self, request, user, path, key, digest):
+        lock = lock_id(user.pk, request.method, path, key)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock])
+            locked = cursor.fetchone()[0]
+        if not locked:
+            return self._in_flight()
+        try:
+            record, response = self._reserve(request, user, path, key, digest)
+            if response is not None:
+                return response
+            try:
+                response = self.get_response(request)
+            except BaseException:
+                ProcessedRequest.objects.filter(pk=record.pk).delete()
+                raise
+            self._finish(record, response)
+            return response
+        finally:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
+            except Exception:  # the connection is gone, and the lock went with it
+                logger.warning("could not release idempotency lock %s", lock)
+
+    def _reserve(self, request, user, path, key, digest):
+        """Return (record, None) to run the view, or (None, response) to answer at once."""
+        now = timezone.now()
+        window = timedelta(seconds=settings.IDEMPOTENCY_WINDOW_SECONDS)
+        lookup = {"user": user, "method": request.method, "path": path, "key": key}
+        for _ in range(3):
+            try:
+                with transaction.atomic():
+                    record = ProcessedRequest.objects.create(**lookup, fingerprint=digest, created_at=now)
+                return record, None
+            except IntegrityError:
+                pass
+            existing = ProcessedRequest.objects.filter(**lookup).first()
+            if existing is None:
+                continue  # purged meanwhile: try the INSERT again
+            if existing.created_at < now - window:
+                ProcessedRequest.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+                continue
+            if existing.fingerprint != digest:
+                return None, _error(
+                    422,
+                    "This idempotency key was already used for a different request "
+                    "(other method, path or body). Use a new key for a new request.",
+                    "idempotency_key_reused",
+                )
+            if existing.state == ProcessedRequest.State.IN_PROGRESS:
+                # We hold the advisory lock, so the request that reserved this key is
+                # gone (its worker died): take the key over and run.
+                existing.created_at = now
+                existing.save(update_fields=["created_at"])
+                return existing, None
+            ProcessedRequest.objects.filter(pk=existing.pk).update(replay_count=F("replay_count") + 1)
+            return None, self._replay(existing)
+        return None, self._in_flight()
+
+    @staticmethod
+    def _in_flight():
+        return _error(
+            409,
+            "A request with this key is still being processed; retry later.",
+            "idempotency_key_in_use",
+            headers={"Retry-After": "1"},
+        )
+
+    @staticmethod
+    def _replay(record: ProcessedRequest) -> HttpResponse:
+        response = HttpResponse(
+            bytes(record.response_body or b""),
+            status=record.response_status,
+            content_type=record.response_content_type or "application/json",
+        )
+        response["Idempotent-Replayed"] = "true"
+        return response
+
+    @staticmethod
+    def _finish(record: ProcessedRequest, response) -> None:
+        status = response.status_code
+        if status >= 500 or status in NOT_STORED_STATUSES or getattr(response, "streaming", False):
+            ProcessedRequest.objects.filter(pk=record.pk).delete()
+            return
+        ProcessedRequest.objects.filter(pk=record.pk).update(
+            state=ProcessedRequest.State.COMPLETED,
+            response_status=status,
+            response_body=response.content,
+            response_content_type=response.get("Content-Type", ""),
+            completed_at=timezone.now(),
+        )

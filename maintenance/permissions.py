@@ -1,0 +1,41 @@
+"""Model permissions for the API, reads included.
+
+DRF's ``DjangoModelPermissions`` lets any authenticated user read; here a read
+needs the ``view`` permission too, and a refusal names the missing permission.
+"""
+
+from rest_framework import exceptions, permissions
+
+
+class ModelPermissions(permissions.DjangoModelPermissions):
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+    def has_permission(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        required = self.required_permissions_for(request, view)
+        missing = [perm for perm in required if not request.user.has_perm(perm)]
+        if missing:
+            raise exceptions.PermissionDenied(f"You need the permission {', '.join(missing)} to do this.")
+        return True
+
+    def required_permissions_for(self, request, view) -> list[str]:
+        # A view may ask for other permissions per action (e.g. change_serviceorder
+        # to add a line to an order) through ``required_permissions``.
+        custom = getattr(view, "required_permissions", None)
+        if custom and getattr(view, "action", None) in custom:
+            return list(custom[view.action])
+        queryset = self._queryset(view)
+        return self.get_required_permissions(request.method, queryset.model)
+
+
+class IsStaff(permissions.BasePermission):
+    message = "Only staff can read the audit trail."
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)

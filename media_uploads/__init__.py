@@ -1,0 +1,1 @@
+"""Photos of service orders, stored in S3 through django-storages."""

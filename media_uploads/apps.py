@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MediaUploadsConfig(AppConfig):
+    name = "media_uploads"
+    verbose_name = "Order images"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from media_uploads import signals  # noqa: F401 - connects the object clean-up

@@ -1,0 +1,37 @@
+from rest_framework import serializers
+
+from media_uploads.models import ServiceOrderImage
+
+
+class ServiceOrderImageSerializer(serializers.ModelSerializer):
+    """An image with freshly signed links; the database holds only the keys."""
+
+    order_id = serializers.IntegerField(read_only=True)
+    url = serializers.SerializerMethodField(help_text="Presigned GET URL of the original, valid for a limited time.")
+    thumbnail_url = serializers.SerializerMethodField(help_text="Presigned GET URL of a JPEG thumbnail.")
+
+    class Meta:
+        model = ServiceOrderImage
+        fields = [
+            "id",
+            "order_id",
+            "url",
+            "thumbnail_url",
+            "original_name",
+            "content_type",
+            "size_bytes",
+            "width",
+            "height",
+            "date_created",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, image) -> str:
+        return image.image.url
+
+    def get_thumbnail_url(self, image) -> str | None:
+        return image.thumbnail.url if image.thumbnail else None
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="JPEG, PNG or WebP; checked by content.")

@@ -1,0 +1,73 @@
+"""Order image API: ``/api/v1/orders/{id}/image(s)/…``."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from maintenance.errors import NotFound
+from media_uploads import services
+from media_uploads.models import ServiceOrderImage
+from media_uploads.serializers import ImageUploadSerializer, ServiceOrderImageSerializer
+from orders.models import ServiceOrder
+
+# Multipart framing around the file: a request may exceed the image limit by this much.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class OrderImagesView(GenericAPIView):
+    """List an order's images, or upload one (multipart field ``file``)."""
+
+    queryset = ServiceOrderImage.objects.all()
+    serializer_class = ServiceOrderImageSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    pagination_class = None
+    filter_backends = []
+
+    def _require_order(self, order_id: int) -> None:
+        if not ServiceOrder.objects.filter(pk=order_id).exists():
+            raise NotFound(f"Service order {order_id} not found.")
+
+    @extend_schema(summary="List an order's images", responses={200: ServiceOrderImageSerializer(many=True)})
+    def get(self, request, order_id: int):
+        self._require_order(order_id)
+        images = ServiceOrderImage.objects.filter(order_id=order_id).order_by("id")
+        return Response(ServiceOrderImageSerializer(images, many=True).data)
+
+    @extend_schema(
+        summary="Upload a photo of an order",
+        request={"multipart/form-data": ImageUploadSerializer},
+        responses={201: ServiceOrderImageSerializer},
+    )
+    def post(self, request, order_id: int):
+        # Refuse an oversized body before reading it.
+        services.check_upload_size(max(int(request.META.get("CONTENT_LENGTH") or 0) - MULTIPART_OVERHEAD, 0))
+        self._require_order(order_id)
+        serializer = ImageUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        services.check_upload_size(upload.size)
+        image = services.upload_order_image(
+            order_id, data=upload.read(), original_name=upload.name, uploaded_by=request.user
+        )
+        return Response(ServiceOrderImageSerializer(image).data, status=status.HTTP_201_CREATED)
+
+
+class OrderImageDetailView(GenericAPIView):
+    queryset = ServiceOrderImage.objects.all()
+    serializer_class = ServiceOrderImageSerializer
+    pagination_class = None
+    filter_backends = []
+
+    @extend_schema(summary="Get one image of an order")
+    def get(self, request, order_id: int, image_id: int):
+        image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
+        if image is None:
+            raise NotFound(f"Image {image_id} not found on order {order_id}.")
+        return Response(ServiceOrderImageSerializer(image).data)
+
+    @extend_schema(summary="Delete an image (its objects are removed from storage)", responses={204: None})
+    def delete(self, request, order_id: int, image_id: int):
+        services.delete_order_image(order_id, image_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""Service orders: placement against stock, lines, and the status lifecycle."""

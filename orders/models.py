@@ -1,0 +1,88 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from maintenance.models import TimestampedModel
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The lifecycle: from each status, the statuses an order may move to.
+ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    OrderStatus.PENDING: (OrderStatus.IN_PROGRESS, OrderStatus.CANCELLED),
+    OrderStatus.IN_PROGRESS: (OrderStatus.COMPLETED, OrderStatus.CANCELLED),
+    OrderStatus.COMPLETED: (),
+    OrderStatus.CANCELLED: (),
+}
+FINAL_STATUSES = frozenset(status for status, nexts in ALLOWED_TRANSITIONS.items() if not nexts)
+
+
+class ServiceOrder(TimestampedModel):
+    request_id = models.CharField(
+        max_length=255, help_text="The client's id for this order; one order per request_id and user."
+    )
+    client_name = models.CharField(max_length=200, blank=True, default="")
+    client_phone = models.CharField(max_length=50, blank=True, default="")
+    client_email = models.EmailField(blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="service_orders"
+    )
+
+    class Meta:
+        ordering = ["-date_created", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "request_id"],
+                name="orders_serviceorder_request_id_unique",
+                nulls_distinct=False,
+                violation_error_message="An order with this request_id already exists.",
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="orders_serviceorder_total_gte_0"),
+            models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="orders_serviceorder_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-date_created"], name="orders_status_created_idx"),
+            models.Index(fields=["request_id"], name="orders_request_id_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk}" + (f" ({self.client_name})" if self.client_name else "")
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def allowed_next_statuses(self) -> tuple[str, ...]:
+        return ALLOWED_TRANSITIONS[self.status]
+
+
+class ServiceOrderItem(TimestampedModel):
+    order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="items")
+    spare_part = models.ForeignKey("inventory.SparePart", on_delete=models.PROTECT, related_name="order_items")
+    quantity = models.IntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2, help_text="The part's price when ordered.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orders_item_quantity_gt_0"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orders_item_unit_price_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x part {self.spare_part_id}"
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.quantity * self.unit_price

@@ -1,0 +1,91 @@
+"""API representations of service orders."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from rest_framework import serializers
+
+from inventory.serializers import SparePartSerializer
+from media_uploads.serializers import ServiceOrderImageSerializer
+from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
+
+
+class OrderLineInputSerializer(serializers.Serializer):
+    spare_part_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.MAX_LINE_QUANTITY)
+
+
+class ClientFieldsSerializer(serializers.Serializer):
+    client_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    client_phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    client_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two parts",
+            value={
+                "request_id": "unique-request-123",
+                "client_name": "Ana Gómez",
+                "client_phone": "+57 300 000 0000",
+                "items": [{"spare_part_id": 1, "quantity": 2}, {"spare_part_id": 5, "quantity": 1}],
+            },
+            request_only=True,
+        )
+    ]
+)
+class OrderCreateSerializer(ClientFieldsSerializer):
+    request_id = serializers.CharField(
+        max_length=255,
+        help_text="Your id for this order (string or integer). Sending it again replays the first response.",
+    )
+    items = OrderLineInputSerializer(
+        many=True, allow_empty=False, max_length=settings.MAX_ORDER_LINES, help_text="At least one line."
+    )
+
+
+class OrderUpdateSerializer(ClientFieldsSerializer):
+    status = serializers.ChoiceField(
+        choices=OrderStatus.choices,
+        required=False,
+        help_text="pending → in_progress → completed; pending or in_progress → cancelled (returns stock).",
+    )
+
+
+class ServiceOrderItemSerializer(serializers.ModelSerializer):
+    spare_part_id = serializers.IntegerField(read_only=True)
+    spare_part = SparePartSerializer(read_only=True)
+    line_total = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = ServiceOrderItem
+        fields = ["id", "spare_part_id", "quantity", "unit_price", "line_total", "spare_part", "date_created"]
+        read_only_fields = fields
+
+
+class ServiceOrderSerializer(serializers.ModelSerializer):
+    items = ServiceOrderItemSerializer(many=True, read_only=True)
+    images = ServiceOrderImageSerializer(many=True, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
+    allowed_next_statuses = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = ServiceOrder
+        fields = [
+            "id",
+            "request_id",
+            "status",
+            "allowed_next_statuses",
+            "total",
+            "client_name",
+            "client_phone",
+            "client_email",
+            "description",
+            "created_by",
+            "items",
+            "images",
+            "date_created",
+            "date_updated",
+        ]
+        read_only_fields = fields

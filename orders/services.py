@@ -1,0 +1,229 @@
+"""Service-order business rules, used by the API and the admin alike.
+
+Placing an order locks the parts' rows in id order, checks stock on the total
+requested per part, and writes the order, its lines (one ``bulk_create``), the
+stock decrements (one guarded ``UPDATE``), the ledger movements and the audit
+rows in one transaction. The number of queries does not grow with the lines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from inventory import services as inventory
+from inventory.models import StockMovement
+from maintenance.audit import services as audit
+from maintenance.audit.context import current_actor
+from maintenance.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
+
+CLIENT_FIELDS = ("client_name", "client_phone", "client_email", "description")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    spare_part_id: int
+    quantity: int
+
+
+def _clean_lines(lines: Sequence) -> list[OrderLine]:
+    if not lines:
+        raise InvalidInput("An order needs at least one item.", field="items", code="no_items")
+    if len(lines) > settings.MAX_ORDER_LINES:
+        raise InvalidInput(
+            f"An order may have at most {settings.MAX_ORDER_LINES} items; got {len(lines)}.",
+            field="items",
+            code="too_many_items",
+        )
+    cleaned = []
+    for line in lines:
+        if isinstance(line, dict):
+            line = OrderLine(int(line["spare_part_id"]), int(line["quantity"]))
+        if line.quantity < 1 or line.quantity > settings.MAX_LINE_QUANTITY:
+            raise InvalidInput(
+                f"quantity must be between 1 and {settings.MAX_LINE_QUANTITY}; got {line.quantity}.",
+                field="items.quantity",
+            )
+        cleaned.append(line)
+    return cleaned
+
+
+def _totals_per_part(lines: list[OrderLine]) -> dict[int, int]:
+    totals: dict[int, int] = defaultdict(int)
+    for line in lines:
+        totals[line.spare_part_id] += line.quantity
+    return dict(totals)
+
+
+def place_order(
+    *,
+    request_id: str,
+    items: Sequence,
+    client_name: str = "",
+    client_phone: str = "",
+    client_email: str = "",
+    description: str = "",
+    created_by=None,
+) -> ServiceOrder:
+    """Create an order and take its parts from stock, all or nothing."""
+    request_id = str(request_id or "").strip()
+    if not request_id:
+        raise InvalidInput("request_id is required.", field="request_id", code="required")
+    lines = _clean_lines(items)
+    requested = _totals_per_part(lines)
+    created_by = created_by if created_by is not None else current_actor()
+    try:
+        with transaction.atomic():
+            parts = inventory.lock_parts(requested)
+            missing = sorted(set(requested) - set(parts))
+            if missing:
+                raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
+            total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
+            order = ServiceOrder.objects.create(
+                request_id=request_id,
+                client_name=client_name or "",
+                client_phone=client_phone or "",
+                client_email=client_email or "",
+                description=description or "",
+                total=total,
+                created_by=created_by,
+            )
+            # Stock first: an insufficient line raises before any line is written.
+            inventory.apply_stock_deltas(
+                {part_id: -quantity for part_id, quantity in requested.items()},
+                reason=StockMovement.Reason.ORDER,
+                order=order,
+                locked=parts,
+            )
+            order_items = ServiceOrderItem.objects.bulk_create(
+                [
+                    ServiceOrderItem(
+                        order=order,
+                        spare_part_id=line.spare_part_id,
+                        quantity=line.quantity,
+                        unit_price=parts[line.spare_part_id].price,
+                    )
+                    for line in lines
+                ]
+            )
+            audit.record_created(order_items)
+    except IntegrityError as exc:
+        if "request_id" in str(exc):
+            raise Conflict(
+                f"An order with request_id '{request_id}' already exists.", field="request_id", code="duplicate_request"
+            ) from exc
+        raise
+    return order
+
+
+def _lock_order(order_id: int) -> ServiceOrder:
+    order = ServiceOrder.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound(f"Service order {order_id} not found.")
+    return order
+
+
+def _require_open(order: ServiceOrder) -> None:
+    if order.is_final:
+        raise Conflict(f"Order {order.pk} is {order.status}; its lines can no longer change.", code="order_final")
+
+
+def _recompute_total(order: ServiceOrder) -> None:
+    lines = ServiceOrderItem.objects.filter(order=order).values_list("quantity", "unit_price")
+    order.total = sum((quantity * price for quantity, price in lines), Decimal("0.00"))
+    order.save(update_fields=["total", "date_updated"])
+
+
+def add_order_item(order_id: int, *, spare_part_id: int, quantity: int) -> ServiceOrderItem:
+    (line,) = _clean_lines([OrderLine(int(spare_part_id), int(quantity))])
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        _require_open(order)
+        parts = inventory.lock_parts([line.spare_part_id])
+        inventory.apply_stock_deltas(
+            {line.spare_part_id: -line.quantity}, reason=StockMovement.Reason.ORDER, order=order, locked=parts
+        )
+        item = ServiceOrderItem.objects.create(
+            order=order,
+            spare_part_id=line.spare_part_id,
+            quantity=line.quantity,
+            unit_price=parts[line.spare_part_id].price,
+        )
+        _recompute_total(order)
+    return item
+
+
+def remove_order_item(order_id: int, item_id: int) -> None:
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        _require_open(order)
+        item = ServiceOrderItem.objects.filter(order=order, pk=item_id).first()
+        if item is None:
+            raise NotFound(f"Item {item_id} not found on order {order_id}.")
+        if order.items.count() == 1:
+            raise Conflict("An order keeps at least one item; cancel the order instead.", code="last_item")
+        inventory.apply_stock_deltas(
+            {item.spare_part_id: item.quantity}, reason=StockMovement.Reason.ORDER_LINE_REMOVED, order=order
+        )
+        item.delete()
+        _recompute_total(order)
+
+
+def update_order_details(order_id: int, **fields) -> ServiceOrder:
+    """Edit the client fields of an order that is not final."""
+    unknown = set(fields) - set(CLIENT_FIELDS)
+    if unknown:
+        raise InvalidInput(f"These fields cannot be changed: {sorted(unknown)}.")
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if fields:
+            _require_open(order)
+            for name, value in fields.items():
+                setattr(order, name, value or "")
+            order.save()
+    return order
+
+
+def change_status(order_id: int, new_status: str) -> ServiceOrder:
+    """Move an order along its lifecycle; cancelling returns its parts to stock."""
+    if new_status not in OrderStatus.values:
+        raise InvalidInput(f"status must be one of {OrderStatus.values}; got '{new_status}'.", field="status")
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if new_status == order.status:
+            return order
+        allowed = ALLOWED_TRANSITIONS[order.status]
+        if new_status not in allowed:
+            raise InvalidTransition(
+                f"Cannot move order {order.pk} from '{order.status}' to '{new_status}'. "
+                f"Allowed next statuses: {list(allowed) or 'none (final status)'}.",
+                field="status",
+                extra={"allowed": list(allowed)},
+            )
+        if new_status == OrderStatus.CANCELLED:
+            returned: dict[int, int] = defaultdict(int)
+            for part_id, quantity in ServiceOrderItem.objects.filter(order=order).values_list(
+                "spare_part_id", "quantity"
+            ):
+                returned[part_id] += quantity
+            inventory.apply_stock_deltas(returned, reason=StockMovement.Reason.ORDER_CANCELLED, order=order)
+        order.status = new_status
+        order.save(update_fields=["status", "date_updated"])
+    return order
+
+
+def update_order(order_id: int, *, status: str | None = None, **client_fields) -> ServiceOrder:
+    """Edit client fields and/or move the status, in one transaction."""
+    if status is None and not client_fields:
+        raise InvalidInput("No fields to update.", code="no_fields")
+    with transaction.atomic():
+        order = update_order_details(order_id, **client_fields) if client_fields else None
+        if status is not None:
+            order = change_status(order_id, status)
+    return order

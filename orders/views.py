@@ -1,0 +1,95 @@
+"""Service-order API: thin viewsets that route to :mod:`orders.services`."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inventory.views import IDEMPOTENCY_HEADER
+from orders import selectors, services
+from orders.filters import ServiceOrderFilter
+from orders.serializers import (
+    OrderCreateSerializer,
+    OrderLineInputSerializer,
+    OrderUpdateSerializer,
+    ServiceOrderSerializer,
+)
+
+ORDER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List service orders"),
+    retrieve=extend_schema(summary="Get a service order"),
+)
+class ServiceOrderViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = selectors.orders_with_details()
+    serializer_class = ServiceOrderSerializer
+    lookup_value_regex = r"\d{1,18}"
+    filterset_class = ServiceOrderFilter
+    search_fields = ["client_name", "client_email", "client_phone", "request_id", "description"]
+    ordering_fields = ["date_created", "date_updated", "total", "id"]
+    ordering = ["-date_created", "-id"]
+    required_permissions = {
+        "add_item": ["orders.change_serviceorder"],
+        "remove_item": ["orders.change_serviceorder"],
+    }
+
+    def _respond(self, order_id: int, status_code: int = status.HTTP_200_OK) -> Response:
+        return Response(ServiceOrderSerializer(selectors.order_with_details(order_id)).data, status=status_code)
+
+    @extend_schema(
+        summary="Place a service order",
+        description=(
+            "Takes the parts from stock atomically. 404 if a part does not exist, 409 if stock is short "
+            "(nothing is written). Retrying with the same `request_id` (or `Idempotency-Key`) replays the "
+            "first response with `Idempotent-Replayed: true`."
+        ),
+        request=OrderCreateSerializer,
+        responses={201: ServiceOrderSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def create(self, request):
+        serializer = OrderCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = services.place_order(**serializer.validated_data, created_by=request.user)
+        return self._respond(order.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Edit client fields or move the status",
+        request=OrderUpdateSerializer,
+        responses={200: ServiceOrderSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def partial_update(self, request, pk=None):
+        serializer = OrderUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.update_order(int(pk), **serializer.validated_data)
+        return self._respond(int(pk))
+
+    @extend_schema(
+        summary="Add a line to an open order",
+        request=OrderLineInputSerializer,
+        responses={201: ServiceOrderSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"], url_path="items")
+    def add_item(self, request, pk=None):
+        serializer = OrderLineInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.add_order_item(int(pk), **serializer.validated_data)
+        return self._respond(int(pk), status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Remove a line from an open order (its stock is returned)",
+        parameters=[OpenApiParameter("item_id", int, OpenApiParameter.PATH)],
+        responses={200: ServiceOrderSerializer},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"items/(?P<item_id>\d{1,18})")
+    def remove_item(self, request, pk=None, item_id=None):
+        services.remove_order_item(int(pk), int(item_id))
+        return self._respond(int(pk))
