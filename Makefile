@@ -9,6 +9,8 @@ DEV := $(PY) -m maintenance.devservices
 MANAGE := $(PY) manage.py
 PORT ?= 8000
 export PORT
+# Tests use their own bucket (and pytest-django its own test_ database).
+TEST_BUCKET ?= maintenance-test
 
 .PHONY: run test lint format migrate makemigrations shell token services-start services-stop services-status bench clean-state help
 
@@ -41,7 +43,7 @@ run: $(STAMP)
 		exec $(VENV)/bin/gunicorn -c gunicorn.conf.py maintenance.wsgi'
 
 test: $(STAMP)
-	AWS_STORAGE_BUCKET_NAME=maintenance-test $(DEV) exec -- sh -c '\
+	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest $(PYTEST_ARGS)'
 	$(MAKE) --no-print-directory lint
