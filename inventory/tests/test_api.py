@@ -1,0 +1,249 @@
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+
+from inventory.models import Category, SparePart, StockMovement
+from inventory.tests.factories import CategoryFactory, SparePartFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def ledger_sum(part) -> int:
+    return StockMovement.objects.filter(spare_part=part).aggregate(s=Sum("delta"))["s"] or 0
+
+
+# --- categories ----------------------------------------------------------------
+
+
+def test_category_crud(api):
+    created = api.post("/api/v1/categories/", {"name": "Bearings", "description": "Ball bearings"})
+    assert created.status_code == 201, created.json()
+    cid = created.json()["id"]
+    assert api.get(f"/api/v1/categories/{cid}/").json()["name"] == "Bearings"
+    updated = api.patch(f"/api/v1/categories/{cid}/", {"description": "All bearings"})
+    assert updated.status_code == 200
+    assert updated.json()["description"] == "All bearings"
+    listing = api.get("/api/v1/categories/")
+    assert listing.json()["count"] == 1
+    assert api.delete(f"/api/v1/categories/{cid}/").status_code == 204
+    assert not Category.objects.exists()
+
+
+def test_category_name_is_unique_case_insensitively(api):
+    assert api.post("/api/v1/categories/", {"name": "Seals"}).status_code == 201
+    duplicate = api.post("/api/v1/categories/", {"name": "  sEALS "})
+    assert duplicate.status_code == 400
+    assert "already exists" in duplicate.json()["detail"]
+    assert Category.objects.count() == 1
+
+
+def test_deleting_a_category_keeps_its_parts(api):
+    part = SparePartFactory()
+    category_id = part.category_id
+    assert api.delete(f"/api/v1/categories/{category_id}/").status_code == 204
+    part.refresh_from_db()
+    assert part.category_id is None
+
+
+# --- parts: seed contract ----------------------------------------------------------
+
+
+def test_create_part_returns_embedded_category_and_opening_movement(api):
+    category = CategoryFactory(name="Fasteners")
+    response = api.post(
+        "/api/v1/items/",
+        {"name": "Hex bolt", "sku": "  A-STL-M10-50 ", "price": "0.45", "stock": 500, "category_id": category.pk},
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["sku"] == "A-STL-M10-50"
+    assert body["price"] == "0.45"
+    assert body["stock"] == 500
+    assert body["category"] == {"id": category.pk, "name": "Fasteners", "description": category.description}
+    part = SparePart.objects.get(sku="A-STL-M10-50")
+    assert ledger_sum(part) == 500
+    assert part.movements.get().reason == StockMovement.Reason.INITIAL
+
+
+@pytest.mark.parametrize("sku", ["A-STL-M10", "A-STL-M10-50-X", "A--M10-50", "ASTLM1050", "", "A-STL-M10-"])
+def test_invalid_sku_is_refused_with_the_expected_format(api, sku):
+    response = api.post("/api/v1/items/", {"name": "x", "sku": sku, "price": "1.00", "stock": 1})
+    assert response.status_code == 400
+    text = str(response.json())
+    assert "[CLASS]-[MATERIAL]-[SIZE]-[LENGTH]" in text or "blank" in text
+    assert not SparePart.objects.exists()
+
+
+def test_invalid_sku_message_names_the_value(api):
+    response = api.post("/api/v1/items/", {"name": "x", "sku": "A-B-C", "price": "1.00"})
+    assert response.json()["detail"] == (
+        "Invalid SKU format. Expected format: [CLASS]-[MATERIAL]-[SIZE]-[LENGTH], but got 'A-B-C'"
+    )
+    assert response.json()["field"] == "sku"
+
+
+def test_duplicate_sku_is_400_already_exists(api):
+    SparePartFactory(sku="A-STL-M10-50")
+    response = api.post("/api/v1/items/", {"name": "dup", "sku": "A-STL-M10-50", "price": "1.00"})
+    assert response.status_code == 400
+    assert "already exists" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"name": "x", "sku": "A-B-C-D", "price": "-1.00"}, "price"),
+        ({"name": "x", "sku": "A-B-C-D", "price": "abc"}, "price"),
+        ({"name": "x", "sku": "A-B-C-D", "price": "1.00", "stock": -5}, "stock"),
+        ({"name": "x", "sku": "A-B-C-D", "price": "1.00", "stock": "many"}, "stock"),
+        ({"name": "x" * 201, "sku": "A-B-C-D", "price": "1.00"}, "name"),
+        ({"name": "x", "sku": "A-B-C-D", "price": "1.00", "category_id": 999999}, "category_id"),
+        ({"sku": "A-B-C-D", "price": "1.00"}, "name"),
+    ],
+)
+def test_bad_part_input_is_400_naming_the_field(api, payload, field):
+    response = api.post("/api/v1/items/", payload)
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not SparePart.objects.exists()
+
+
+def test_malformed_json_is_400(api):
+    response = api.generic("POST", "/api/v1/items/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON" in response.json()["detail"]
+
+
+def test_patch_without_trailing_slash_changes_price_and_records_stock_adjustment(api):
+    part = SparePartFactory(sku="A-STL-M10-50", stock=10, price=Decimal("1.00"))
+    response = api.patch("/api/v1/items/A-STL-M10-50", {"price": "12.50", "stock": 7}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["price"] == "12.50"
+    assert response.json()["stock"] == 7
+    part.refresh_from_db()
+    assert part.stock == 7
+    adjustment = part.movements.filter(reason=StockMovement.Reason.ADJUSTMENT).get()
+    assert adjustment.delta == -3
+    assert adjustment.stock_after == 7
+    assert ledger_sum(part) == part.stock
+
+
+def test_empty_patch_is_400_no_fields(api):
+    SparePartFactory(sku="A-STL-M10-50")
+    response = api.patch("/api/v1/items/A-STL-M10-50", {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "No fields to update."
+
+
+def test_unknown_sku_is_404(api):
+    assert api.get("/api/v1/items/X-X-X-X/").status_code == 404
+    assert api.patch("/api/v1/items/X-X-X-X", {"price": "1"}, format="json").status_code == 404
+
+
+def test_delete_part(api):
+    SparePartFactory(sku="A-STL-M10-50")
+    assert api.delete("/api/v1/items/A-STL-M10-50/").status_code == 204
+    assert not SparePart.objects.exists()
+
+
+def test_delete_part_used_on_an_order_is_409(api):
+    from orders.services import place_order
+
+    part = SparePartFactory(sku="A-STL-M10-50", stock=5)
+    place_order(request_id="r1", items=[{"spare_part_id": part.pk, "quantity": 1}])
+    response = api.delete("/api/v1/items/A-STL-M10-50/")
+    assert response.status_code == 409
+    assert SparePart.objects.filter(pk=part.pk).exists()
+
+
+# --- stock adjustments and ledger ---------------------------------------------------
+
+
+def test_adjust_stock_and_ledger_newest_first(api):
+    part = SparePartFactory(sku="A-STL-M10-50", stock=10)
+    r1 = api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", {"delta": 5, "reason": "receipt", "note": "PO 17"})
+    assert r1.status_code == 200, r1.json()
+    assert r1.json()["stock"] == 15
+    r2 = api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", {"delta": -3})
+    assert r2.json()["stock"] == 12
+    ledger = api.get("/api/v1/items/A-STL-M10-50/movements/").json()
+    assert ledger["count"] == 3
+    assert [m["delta"] for m in ledger["results"]] == [-3, 5, 10]
+    assert ledger["results"][1]["note"] == "PO 17"
+    assert ledger["results"][0]["actor"] == "root"
+    part.refresh_from_db()
+    assert ledger_sum(part) == part.stock == 12
+
+
+def test_adjust_stock_never_below_zero(api):
+    part = SparePartFactory(sku="A-STL-M10-50", stock=2)
+    response = api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", {"delta": -3})
+    assert response.status_code == 409
+    assert "Available: 2" in response.json()["detail"]
+    part.refresh_from_db()
+    assert part.stock == 2
+    assert part.movements.count() == 1
+
+
+@pytest.mark.parametrize("payload", [{"delta": 0}, {"delta": "x"}, {}, {"delta": 1, "reason": "order"}])
+def test_adjust_stock_bad_input(api, payload):
+    SparePartFactory(sku="A-STL-M10-50", stock=2)
+    assert api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", payload).status_code == 400
+
+
+def test_stock_check_constraint_is_in_the_database():
+    from django.db import IntegrityError, transaction
+
+    part = SparePartFactory(stock=1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SparePart.objects.filter(pk=part.pk).update(stock=-1)
+
+
+# --- lists: pagination, filters, search, ordering, query budget ------------------
+
+
+def test_list_pagination_envelope_and_skip_synonym(api):
+    for n in range(7):
+        SparePartFactory(sku=f"A-STL-M{n}-50")
+    page = api.get("/api/v1/items/?limit=3&skip=3").json()
+    assert page["count"] == 7
+    assert [p["sku"] for p in page["results"]] == ["A-STL-M3-50", "A-STL-M4-50", "A-STL-M5-50"]
+    assert "offset=6" in page["next"]
+    assert api.get("/api/v1/items/?limit=100000").json()["count"] == 7  # capped, not an error
+
+
+def test_list_filters_search_and_ordering(api):
+    bearings = CategoryFactory(name="Bearings")
+    SparePartFactory(
+        name="Ball bearing", sku="B-CHR-20-47", price=Decimal("4.00"), stock=2, min_stock=5, category=bearings
+    )
+    SparePartFactory(name="Bolt", sku="A-STL-M10-50", price=Decimal("0.50"), stock=100, min_stock=10)
+    SparePartFactory(name="Nut", sku="N-STL-M10-0", price=Decimal("0.10"), stock=10, min_stock=10)
+
+    def skus(query):
+        response = api.get(f"/api/v1/items/?{query}")
+        assert response.status_code == 200, response.json()
+        return [p["sku"] for p in response.json()["results"]]
+
+    assert skus(f"category={bearings.pk}") == ["B-CHR-20-47"]
+    assert skus("low_stock=true") == ["B-CHR-20-47", "N-STL-M10-0"]
+    assert skus("low_stock=false") == ["A-STL-M10-50"]
+    assert skus("min_price=0.20&max_price=1") == ["A-STL-M10-50"]
+    assert skus("search=bolt") == ["A-STL-M10-50"]
+    assert skus("search=B-CHR") == ["B-CHR-20-47"]
+    assert skus("ordering=price") == ["N-STL-M10-0", "A-STL-M10-50", "B-CHR-20-47"]
+    assert skus("ordering=-stock") == ["A-STL-M10-50", "N-STL-M10-0", "B-CHR-20-47"]
+    assert api.get("/api/v1/items/?min_price=abc").status_code == 400
+
+
+def test_part_list_costs_constant_queries(api, django_assert_num_queries):
+    for n in range(5):
+        SparePartFactory(sku=f"A-STL-M{n}-50")
+    api.get("/api/v1/items/?limit=5")  # warm caches (content types, token)
+    with django_assert_num_queries(3) as small:
+        assert len(api.get("/api/v1/items/?limit=5").json()["results"]) == 5
+    for n in range(5, 100):
+        SparePartFactory(sku=f"A-STL-M{n}-50")
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert len(api.get("/api/v1/items/?limit=100").json()["results"]) == 100
