@@ -1,0 +1,220 @@
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from threading import Barrier
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.db.models import Sum
+from django.utils import timezone
+
+from conftest import client_for, make_user, token_for
+from inventory.models import SparePart, StockMovement
+from inventory.tests.factories import SparePartFactory
+from maintenance.idempotency.models import ProcessedRequest
+from orders.models import ServiceOrder
+
+
+def order(part, request_id="key-1", quantity=1, **extra):
+    return {"request_id": request_id, "items": [{"spare_part_id": part.pk, "quantity": quantity}], **extra}
+
+
+@pytest.mark.django_db
+def test_replay_returns_identical_body_and_status_without_running_again(api):
+    part = SparePartFactory(stock=5)
+    first = api.post("/api/v1/orders/", order(part), format="json")
+    second = api.post("/api/v1/orders/", order(part), format="json")
+    assert first.status_code == second.status_code == 201
+    assert second.content == first.content
+    assert second["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    assert ServiceOrder.objects.count() == 1
+    part.refresh_from_db()
+    assert part.stock == 4
+    assert ProcessedRequest.objects.get().replay_count == 1
+
+
+@pytest.mark.django_db
+def test_key_order_in_json_does_not_change_the_fingerprint(api):
+    part = SparePartFactory(stock=5)
+    body = order(part)
+    api.post("/api/v1/orders/", body, format="json")
+    reordered = json.dumps(dict(reversed(list(body.items()))))
+    replay = api.generic("POST", "/api/v1/orders/", reordered, content_type="application/json")
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+def test_same_key_different_payload_is_422_and_nothing_runs(api):
+    part = SparePartFactory(stock=5)
+    api.post("/api/v1/orders/", order(part, quantity=1), format="json")
+    response = api.post("/api/v1/orders/", order(part, quantity=2), format="json")
+    assert response.status_code == 422
+    assert "different request" in response.json()["detail"]
+    part.refresh_from_db()
+    assert part.stock == 4
+    assert ServiceOrder.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_idempotency_key_header_on_any_post_or_patch(api):
+    part = SparePartFactory(sku="A-STL-M10-50", stock=5)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "adjust-1"}
+    url = "/api/v1/items/A-STL-M10-50/adjust-stock/"
+    first = api.post(url, {"delta": 2}, format="json", **headers)
+    again = api.post(url, {"delta": 2}, format="json", **headers)
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true"
+    part.refresh_from_db()
+    assert part.stock == 7
+    patch1 = api.patch("/api/v1/items/A-STL-M10-50", {"price": "3.00"}, format="json", HTTP_IDEMPOTENCY_KEY="p")
+    patch2 = api.patch("/api/v1/items/A-STL-M10-50/", {"price": "3.00"}, format="json", HTTP_IDEMPOTENCY_KEY="p")
+    assert patch1.status_code == 200
+    assert patch2["Idempotent-Replayed"] == "true"  # with or without the trailing slash
+
+
+@pytest.mark.django_db
+def test_header_key_takes_precedence_over_request_id(api):
+    part = SparePartFactory(stock=5)
+    api.post("/api/v1/orders/", order(part, "rid-1"), format="json", HTTP_IDEMPOTENCY_KEY="h-1")
+    # Same header, same body: replay.
+    replay = api.post("/api/v1/orders/", order(part, "rid-1"), format="json", HTTP_IDEMPOTENCY_KEY="h-1")
+    assert replay["Idempotent-Replayed"] == "true"
+    assert ServiceOrder.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_keys_are_scoped_per_user(superuser):
+    part = SparePartFactory(stock=5)
+    alice = client_for(make_user("alice", is_superuser=True, is_staff=True))
+    bob = client_for(make_user("bob", is_superuser=True, is_staff=True))
+    a = alice.post("/api/v1/orders/", order(part, "shared"), format="json")
+    b = bob.post("/api/v1/orders/", order(part, "shared"), format="json")
+    assert a.status_code == b.status_code == 201
+    assert "Idempotent-Replayed" not in b
+    assert a.json()["id"] != b.json()["id"]
+    assert b.json()["created_by"] == "bob"
+    part.refresh_from_db()
+    assert part.stock == 3
+
+
+@pytest.mark.django_db
+def test_expired_key_counts_as_new(api, settings):
+    part = SparePartFactory(stock=5)
+    api.post("/api/v1/orders/", order(part, "old"), format="json")
+    ProcessedRequest.objects.update(
+        created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_WINDOW_SECONDS + 1)
+    )
+    # The order itself still exists, so the database refuses a second one with this request_id.
+    again = api.post("/api/v1/orders/", order(part, "old"), format="json")
+    assert again.status_code == 409
+    assert "Idempotent-Replayed" not in again
+    # With a header key the expired key simply runs again.
+    url = f"/api/v1/items/{part.sku}/adjust-stock/"
+    api.post(url, {"delta": 1}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    ProcessedRequest.objects.filter(key="k").update(created_at=timezone.now() - timedelta(days=2))
+    rerun = api.post(url, {"delta": 1}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert "Idempotent-Replayed" not in rerun
+    part.refresh_from_db()
+    assert part.stock == 4 + 2
+
+
+@pytest.mark.django_db
+def test_purge_command_deletes_only_expired_keys(api):
+    part = SparePartFactory(stock=5)
+    api.post("/api/v1/orders/", order(part, "a"), format="json")
+    api.post("/api/v1/orders/", order(part, "b"), format="json")
+    ProcessedRequest.objects.filter(key="a").update(created_at=timezone.now() - timedelta(days=3))
+    call_command("purge_idempotency_keys")
+    assert list(ProcessedRequest.objects.values_list("key", flat=True)) == ["b"]
+
+
+@pytest.mark.django_db
+def test_server_error_releases_the_key(api, monkeypatch):
+    part = SparePartFactory(stock=5)
+    from orders import views
+
+    def boom(**kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(views.services, "place_order", boom)
+    api.raise_request_exception = False
+    failed = api.post("/api/v1/orders/", order(part, "crash"), format="json")
+    assert failed.status_code == 500
+    assert not ProcessedRequest.objects.exists()
+    monkeypatch.undo()
+    retry = api.post("/api/v1/orders/", order(part, "crash"), format="json")
+    assert retry.status_code == 201
+    assert "Idempotent-Replayed" not in retry
+
+
+@pytest.mark.django_db
+def test_client_errors_are_stored_and_replayed(api):
+    part = SparePartFactory(stock=1)
+    first = api.post("/api/v1/orders/", order(part, "big", quantity=5), format="json")
+    assert first.status_code == 409
+    second = api.post("/api/v1/orders/", order(part, "big", quantity=5), format="json")
+    assert second.status_code == 409
+    assert second["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+def test_in_flight_key_is_409_with_retry_after(api, superuser):
+    """While another session holds the key's lock, a second request is refused, not run."""
+    import psycopg
+    from django.db import connection
+
+    from maintenance.idempotency.middleware import lock_id
+
+    part = SparePartFactory(stock=5)
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [lock_id(superuser.pk, "POST", "/api/v1/orders", "busy")])
+        response = api.post("/api/v1/orders/", order(part, "busy"), format="json")
+    assert response.status_code == 409
+    assert response["Retry-After"] == "1"
+    assert "still being processed" in response.json()["detail"]
+    assert not ServiceOrder.objects.exists()
+
+
+@pytest.mark.django_db
+def test_overlong_key_is_400(api):
+    part = SparePartFactory(stock=5)
+    response = api.post("/api/v1/orders/", order(part, "x" * 256), format="json")
+    assert response.status_code == 400
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_twenty_parallel_copies_run_once(live_server_url):
+    user = make_user(is_superuser=True, is_staff=True)
+    headers = {"Authorization": f"Token {token_for(user)}"}
+    part = SparePartFactory(stock=100)
+    body = order(part, "storm-1", quantity=3)
+    barrier = Barrier(20)
+
+    def send(_):
+        barrier.wait(timeout=30)
+        return requests.post(f"{live_server_url}/api/v1/orders/", json=body, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        responses = list(pool.map(send, range(20)))
+
+    created = [r for r in responses if r.status_code == 201]
+    assert all(r.status_code in (201, 409) for r in responses), [r.status_code for r in responses]
+    assert len({r.json()["id"] for r in created}) == 1
+    assert sum(1 for r in created if "Idempotent-Replayed" not in r.headers) == 1
+    for r in responses:
+        if r.status_code == 409:
+            assert "still being processed" in r.json()["detail"]
+    assert ServiceOrder.objects.count() == 1
+    part.refresh_from_db()
+    assert part.stock == 97
+    assert StockMovement.objects.filter(spare_part=part).aggregate(s=Sum("delta"))["s"] == 97
+    # After the first finished, a retry replays.
+    retry = requests.post(f"{live_server_url}/api/v1/orders/", json=body, headers=headers, timeout=30)
+    assert retry.status_code == 201
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert SparePart.objects.get(pk=part.pk).stock == 97
