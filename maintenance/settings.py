@@ -103,14 +103,16 @@ STORAGES = {
             "access_key": env("AWS_ACCESS_KEY_ID", default=None),
             "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
             "region_name": AWS_S3_REGION_NAME,
-            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="path"),
-            "signature_version": "s3v4",
             # Uploads are never served from a public bucket: links are presigned.
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": IMAGE_URL_TTL_SECONDS,
             "file_overwrite": False,
+            # django-storages ignores its own signature_version/addressing_style
+            # options once a client_config is given: they belong here.
             "client_config": BotoConfig(
+                signature_version="s3v4",
+                s3={"addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="path")},
                 connect_timeout=env.int("AWS_S3_CONNECT_TIMEOUT", default=3),
                 read_timeout=env.int("AWS_S3_READ_TIMEOUT", default=10),
                 retries={"max_attempts": 2},

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from media_uploads.models import ServiceOrderImage
+from media_uploads.services import signed_url
 
 
 class ServiceOrderImageSerializer(serializers.ModelSerializer):
@@ -27,10 +28,10 @@ class ServiceOrderImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_url(self, image) -> str:
-        return image.image.url
+        return signed_url(image.image)
 
     def get_thumbnail_url(self, image) -> str | None:
-        return image.thumbnail.url if image.thumbnail else None
+        return signed_url(image.thumbnail)
 
 
 class ImageUploadSerializer(serializers.Serializer):

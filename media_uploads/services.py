@@ -11,15 +11,15 @@ from __future__ import annotations
 import io
 import logging
 import uuid
-import warnings
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
+from storages.backends.s3 import S3Storage
 
 from maintenance.errors import BusinessError, InvalidInput, NotFound, StorageUnavailable
 from media_uploads.models import ServiceOrderImage
@@ -27,8 +27,14 @@ from orders.models import ServiceOrder
 
 logger = logging.getLogger(__name__)
 
-# Detected format -> (content type, file extension)
-ALLOWED_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "WEBP": ("image/webp", "webp")}
+# Detected format -> (content type, file extension). MPO is the multi-picture
+# JPEG that phone cameras write: a JPEG file that Pillow names after its extension.
+ALLOWED_FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "MPO": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
 THUMBNAIL_SIZE = (320, 320)
 STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
 
@@ -49,47 +55,102 @@ class InspectedImage:
     thumbnail: bytes
 
 
+def _human_size(size: int) -> str:
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
 def check_upload_size(size: int | None) -> None:
     limit = settings.MAX_IMAGE_UPLOAD_BYTES
     if size is not None and size > limit:
-        raise ImageTooLarge(f"The image is larger than the limit of {limit} bytes ({limit // (1024 * 1024)} MB).")
+        readable = _human_size(limit)
+        suffix = "" if readable.endswith("bytes") else f" ({readable})"
+        raise ImageTooLarge(f"The image is larger than the limit of {limit} bytes{suffix}.", field="file")
+
+
+def _not_an_image() -> InvalidInput:
+    return InvalidInput("The file is not a valid image.", field="file", code="invalid_image")
+
+
+def _too_many_pixels(width: int | None = None, height: int | None = None) -> InvalidInput:
+    size = f" ({width} x {height})" if width and height else ""
+    return InvalidInput(
+        f"The image has too many pixels{size}; the limit is {Image.MAX_IMAGE_PIXELS} pixels.",
+        field="file",
+        code="image_too_many_pixels",
+    )
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """An RGB or L copy for JPEG: transparency goes onto white, other modes are converted."""
+    if image.mode in ("RGB", "L"):
+        return image
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if image.mode.startswith("I;16"):
+        # 16-bit samples: scale to 8 bits rather than clip everything above 255 to white.
+        image = image.convert("I").point(lambda value: value / 256)
+    return image.convert("RGB")
+
+
+def _make_thumbnail(image: Image.Image) -> bytes:
+    """A JPEG of at most THUMBNAIL_SIZE, turned upright as the EXIF orientation says."""
+    thumbnail = ImageOps.exif_transpose(image)
+    thumbnail.thumbnail(THUMBNAIL_SIZE)
+    buffer = io.BytesIO()
+    _flatten(thumbnail).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def inspect_image(data: bytes) -> InspectedImage:
-    """Decide from the bytes what the image is, or refuse it."""
+    """Decide from the bytes what the image is, or refuse it.
+
+    The format and the pixel count are checked from the header, before any
+    pixel is decoded; then Pillow verifies the file and decodes it in full (a
+    truncated or corrupt file fails here) to make the thumbnail.
+    """
     check_upload_size(len(data))
     if not data:
         raise InvalidInput("The file is empty: not a valid image.", field="file", code="invalid_image")
     try:
-        with warnings.catch_warnings():
-            # Pillow warns past MAX_IMAGE_PIXELS and raises past twice that: refuse both.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                detected = probe.format
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                width, height = image.size
-                thumbnail = ImageOps.exif_transpose(image)
-                thumbnail.thumbnail(THUMBNAIL_SIZE)
-                if thumbnail.mode not in ("RGB", "L"):
-                    thumbnail = thumbnail.convert("RGB")
-                buffer = io.BytesIO()
-                thumbnail.save(buffer, format="JPEG", quality=85)
+        # Pillow raises DecompressionBombError past twice MAX_IMAGE_PIXELS and only
+        # warns between one and two times; the explicit check below refuses both
+        # without touching the process-wide warnings filters.
+        with Image.open(io.BytesIO(data)) as probe:
+            detected = probe.format
+            width, height = probe.size
+            if detected not in ALLOWED_FORMATS:
+                raise InvalidInput(
+                    f"Image format {detected} is not allowed; use JPEG, PNG or WebP.",
+                    field="file",
+                    code="invalid_image_format",
+                )
+            if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+                raise _too_many_pixels(width, height)
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            thumbnail = _make_thumbnail(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidInput(
-            f"The image has too many pixels (limit {Image.MAX_IMAGE_PIXELS}).",
-            field="file",
-            code="image_too_many_pixels",
-        ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput("The file is not a valid image.", field="file", code="invalid_image") from exc
-    if detected not in ALLOWED_FORMATS:
-        raise InvalidInput(
-            f"Image format {detected} is not allowed; use JPEG, PNG or WebP.", field="file", code="invalid_image_format"
-        )
+        raise _too_many_pixels() from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise _not_an_image() from exc
     content_type, extension = ALLOWED_FORMATS[detected]
-    return InspectedImage(data, detected, content_type, extension, width, height, buffer.getvalue())
+    return InspectedImage(data, detected, content_type, extension, width, height, thumbnail)
+
+
+def signed_url(file) -> str | None:
+    """A fresh presigned GET link to a stored file, valid for ``IMAGE_URL_TTL_SECONDS``."""
+    if not file:
+        return None
+    if isinstance(file.storage, S3Storage):
+        return file.storage.url(file.name, expire=settings.IMAGE_URL_TTL_SECONDS)
+    return file.url
 
 
 def delete_stored_objects(names: list[str]) -> None:
@@ -107,6 +168,12 @@ def _store(name: str, data: bytes, content_type: str) -> str:
 
 
 def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", uploaded_by=None) -> ServiceOrderImage:
+    """Validate, upload the original and its thumbnail, then write the row.
+
+    Called outside a transaction, a failure at any step leaves nothing behind.
+    Inside a caller's transaction that is later rolled back, the objects would
+    stay: call it from the outermost level (the API does).
+    """
     if not ServiceOrder.objects.filter(pk=order_id).exists():
         raise NotFound(f"Service order {order_id} not found.")
     image = inspect_image(data)
@@ -118,7 +185,9 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
     except STORAGE_ERRORS as exc:
         logger.warning("object storage failed: %s", exc)
         delete_stored_objects(stored)
-        raise StorageUnavailable("The image storage (S3) is unavailable; nothing was saved. Retry later.") from exc
+        raise StorageUnavailable(
+            "The image storage (S3) is unavailable or refused the upload; nothing was saved. Retry later."
+        ) from exc
     try:
         with transaction.atomic():
             return ServiceOrderImage.objects.create(
@@ -132,14 +201,24 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
                 height=image.height,
                 uploaded_by=uploaded_by,
             )
-    except BaseException:
+    except BaseException as exc:
         delete_stored_objects(stored)
+        if isinstance(exc, IntegrityError) and not ServiceOrder.objects.filter(pk=order_id).exists():
+            # The order was deleted while the image was uploading.
+            raise NotFound(f"Service order {order_id} not found.") from exc
         raise
 
 
+def get_order_image(order_id: int, image_id: int) -> ServiceOrderImage:
+    image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
+    if image is None:
+        if not ServiceOrder.objects.filter(pk=order_id).exists():
+            raise NotFound(f"Service order {order_id} not found.")
+        raise NotFound(f"Image {image_id} not found on order {order_id}.")
+    return image
+
+
 def delete_order_image(order_id: int, image_id: int) -> None:
+    """Delete the row now; its objects go once the transaction commits (see signals)."""
     with transaction.atomic():
-        image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
-        if image is None:
-            raise NotFound(f"Image {image_id} not found on order {order_id}.")
-        image.delete()  # the objects go once the transaction commits (see signals)
+        get_order_image(order_id, image_id).delete()

@@ -16,6 +16,13 @@ from orders.models import ServiceOrder
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 class OrderImagesView(GenericAPIView):
     """List an order's images, or upload one (multipart field ``file``)."""
 
@@ -42,7 +49,7 @@ class OrderImagesView(GenericAPIView):
     )
     def post(self, request, order_id: int):
         # Refuse an oversized body before reading it.
-        services.check_upload_size(max(int(request.META.get("CONTENT_LENGTH") or 0) - MULTIPART_OVERHEAD, 0))
+        services.check_upload_size(max(_content_length(request) - MULTIPART_OVERHEAD, 0))
         self._require_order(order_id)
         serializer = ImageUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -62,10 +69,7 @@ class OrderImageDetailView(GenericAPIView):
 
     @extend_schema(summary="Get one image of an order")
     def get(self, request, order_id: int, image_id: int):
-        image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
-        if image is None:
-            raise NotFound(f"Image {image_id} not found on order {order_id}.")
-        return Response(ServiceOrderImageSerializer(image).data)
+        return Response(ServiceOrderImageSerializer(services.get_order_image(order_id, image_id)).data)
 
     @extend_schema(summary="Delete an image (its objects are removed from storage)", responses={204: None})
     def delete(self, request, order_id: int, image_id: int):

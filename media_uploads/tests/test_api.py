@@ -1,0 +1,602 @@
+"""Order images against the real S3 (SeaweedFS) of the dev services.
+
+Nothing here mocks the storage: uploads go to the test bucket, links are
+fetched with plain HTTP, and "S3 down" is a real client pointed at a closed
+port. Every test that uploads removes its objects afterwards (the ``order``
+fixture empties the order's key prefix).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import struct
+import time
+import uuid
+import zlib
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext, override_settings
+from PIL import Image
+from storages.backends.s3 import S3Storage
+
+from conftest import client_for, make_user
+from inventory.services import create_spare_part
+from media_uploads import services
+from media_uploads.models import ServiceOrderImage
+from orders.services import place_order
+
+pytestmark = pytest.mark.django_db
+
+MISSING_ORDER = 987_654_321_012
+FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def make_image(fmt: str = "PNG", size: tuple[int, int] = (64, 48), *, noise: bool = False, **save_kwargs) -> bytes:
+    """A small real image; ``noise`` makes it incompressible (a predictable size)."""
+    if noise:
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    else:
+        image = Image.new("RGB", size, (200, 40, 30))
+        # A second colour, so the picture is not uniform.
+        image.paste((20, 90, 220), (0, 0, size[0] // 2, size[1] // 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save_kwargs)
+    return buffer.getvalue()
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels but whose file is a few bytes."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def upload(
+    api, order_id: int, data: bytes, *, name: str = "photo.png", content_type: str = "image/png", route="images"
+):
+    file = SimpleUploadedFile(name, data, content_type=content_type)
+    return api.post(f"/api/v1/orders/{order_id}/{route}/", {"file": file}, format="multipart")
+
+
+def stored_names(order_id: int) -> list[str]:
+    """The object names under the order's prefix, read from the bucket itself."""
+    _, files = default_storage.listdir(f"orders/{order_id}/")
+    return sorted(f"orders/{order_id}/{name}" for name in files)
+
+
+def fetch(url: str) -> requests.Response:
+    return requests.get(url, timeout=10)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def storage_with(**options) -> S3Storage:
+    """A real S3 client like the default one, with some options changed."""
+    return S3Storage(**{**settings.STORAGES["default"]["OPTIONS"], "location": default_storage.location, **options})
+
+
+@pytest.fixture
+def order(db):
+    part = create_spare_part(
+        name="Brake pad", sku=f"BRK-STEEL-{uuid.uuid4().hex[:6].upper()}-100", price="12.50", stock=50
+    )
+    order = place_order(
+        request_id=uuid.uuid4().hex, items=[{"spare_part_id": part.pk, "quantity": 1}], client_name="Ada"
+    )
+    yield order
+    for name in stored_names(order.pk):
+        default_storage.delete(name)
+
+
+@pytest.fixture
+def make_order(db):
+    """Orders on demand, each emptied of its objects afterwards."""
+    created = []
+
+    def factory():
+        part = create_spare_part(
+            name="Filter", sku=f"FLT-PAPER-{uuid.uuid4().hex[:6].upper()}-20", price="3.00", stock=50
+        )
+        created.append(place_order(request_id=uuid.uuid4().hex, items=[{"spare_part_id": part.pk, "quantity": 1}]))
+        return created[-1]
+
+    yield factory
+    for order in created:
+        for name in stored_names(order.pk):
+            default_storage.delete(name)
+
+
+# --- upload ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["image", "images"])
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_upload_stores_exact_bytes_and_a_thumbnail(api, order, fmt, route):
+    content_type, extension = FORMATS[fmt]
+    data = make_image(fmt, (800, 600))
+    # The client lies about both the name and the type: neither may matter.
+    response = upload(api, order.pk, data, name="holiday.gif", content_type="text/plain", route=route)
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["order_id"] == order.pk
+    assert body["content_type"] == content_type
+    assert body["size_bytes"] == len(data)
+    assert (body["width"], body["height"]) == (800, 600)
+    assert body["original_name"] == "holiday.gif"
+
+    row = ServiceOrderImage.objects.get(pk=body["id"])
+    match = re.fullmatch(rf"orders/{order.pk}/([0-9a-f]{{32}})\.{extension}", row.image.name)
+    assert match, row.image.name
+    assert row.thumbnail.name == f"orders/{order.pk}/{match.group(1)}_thumb.jpg"
+    assert row.content_type == content_type
+    assert stored_names(order.pk) == sorted([row.image.name, row.thumbnail.name])
+
+    original = fetch(body["url"])
+    assert original.status_code == 200
+    assert original.content == data
+    assert original.headers["Content-Type"] == content_type
+
+    thumb = fetch(body["thumbnail_url"])
+    assert thumb.status_code == 200
+    assert thumb.headers["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(thumb.content)) as thumbnail:
+        assert thumbnail.format == "JPEG"
+        assert thumbnail.size == (320, 240)
+
+
+def test_small_image_thumbnail_is_not_enlarged(api, order):
+    response = upload(api, order.pk, make_image("PNG", (40, 30)))
+    assert response.status_code == 201
+    with Image.open(io.BytesIO(fetch(response.json()["thumbnail_url"]).content)) as thumbnail:
+        assert (thumbnail.format, thumbnail.size) == ("JPEG", (40, 30))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "LA", "I;16", "1", "CMYK"])
+def test_unusual_pixel_modes_get_a_thumbnail(api, order, mode):
+    image = Image.new(mode, (500, 100))
+    buffer = io.BytesIO()
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    image.save(buffer, format=fmt)
+    response = upload(api, order.pk, buffer.getvalue())
+    assert response.status_code == 201, response.content
+    with Image.open(io.BytesIO(fetch(response.json()["thumbnail_url"]).content)) as thumbnail:
+        assert (thumbnail.format, thumbnail.size) == ("JPEG", (320, 64))
+
+
+def test_camera_mpo_jpeg_is_accepted_as_jpeg(api, order):
+    """Phones write multi-picture JPEGs, which Pillow reports as MPO: they are JPEG files."""
+    first, second = Image.new("RGB", (64, 48), "red"), Image.new("RGB", (64, 48), "blue")
+    buffer = io.BytesIO()
+    first.save(buffer, format="MPO", save_all=True, append_images=[second])
+    data = buffer.getvalue()
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+
+    response = upload(api, order.pk, data, name="IMG_0001.JPG", content_type="image/jpeg")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == "image/jpeg"
+    assert ServiceOrderImage.objects.get().image.name.endswith(".jpg")
+    assert fetch(response.json()["url"]).content == data
+
+
+def test_same_bytes_twice_are_two_objects(api, order):
+    data = make_image("JPEG")
+    first = upload(api, order.pk, data).json()
+    second = upload(api, order.pk, data).json()
+    names = {row.image.name for row in ServiceOrderImage.objects.filter(pk__in=[first["id"], second["id"]])}
+    assert len(names) == 2
+    assert len(stored_names(order.pk)) == 4
+    assert fetch(first["url"]).content == fetch(second["url"]).content == data
+
+
+def test_exif_orientation_is_applied_to_the_thumbnail(api, order):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    data = make_image("JPEG", (640, 320), exif=exif.tobytes())
+
+    response = upload(api, order.pk, data, name="portrait.jpg", content_type="image/jpeg")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    # The original is stored untouched (its own EXIF tag still says how to turn it)...
+    assert fetch(body["url"]).content == data
+    # ...the thumbnail is already turned: landscape pixels, portrait picture.
+    with Image.open(io.BytesIO(fetch(body["thumbnail_url"]).content)) as thumbnail:
+        assert thumbnail.size == (160, 320)
+        assert thumbnail.getexif().get(0x0112) in (None, 1)
+
+
+# --- refusals ----------------------------------------------------------------
+
+
+def assert_nothing_saved(order_id: int) -> None:
+    assert not ServiceOrderImage.objects.filter(order_id=order_id).exists()
+    assert stored_names(order_id) == []
+
+
+def test_text_labelled_as_png_is_refused(api, order):
+    response = upload(api, order.pk, b"just some text, honestly\n" * 20, name="x.png", content_type="image/png")
+    assert response.status_code == 400
+    assert "not a valid image" in response.json()["detail"]
+    assert response.json()["code"] == "invalid_image"
+    assert_nothing_saved(order.pk)
+
+
+def test_truncated_jpeg_is_refused(api, order):
+    data = make_image("JPEG", (400, 300), noise=True)
+    response = upload(api, order.pk, data[: len(data) // 2], name="x.jpg", content_type="image/jpeg")
+    assert response.status_code == 400
+    assert "not a valid image" in response.json()["detail"]
+    assert_nothing_saved(order.pk)
+
+
+def test_gif_is_refused_even_though_it_is_an_image(api, order):
+    response = upload(api, order.pk, make_image("GIF"), name="x.png", content_type="image/png")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_image_format"
+    assert "GIF" in response.json()["detail"]
+    assert_nothing_saved(order.pk)
+
+
+def test_missing_file_field_is_a_400(api, order):
+    response = api.post(f"/api/v1/orders/{order.pk}/images/", {"note": "x"}, format="multipart")
+    assert response.status_code == 400
+    assert "file" in response.json()
+
+
+def test_oversize_image_is_refused_naming_the_limit(api, order):
+    data = make_image("PNG", (60, 60), noise=True)
+    assert len(data) > 5000
+    with override_settings(MAX_IMAGE_UPLOAD_BYTES=5000):
+        response = upload(api, order.pk, data)
+    assert response.status_code == 413
+    assert response.json()["code"] == "image_too_large"
+    assert "5000 bytes" in response.json()["detail"]
+    assert_nothing_saved(order.pk)
+
+
+def test_oversize_body_is_refused_before_it_is_read(api, order):
+    data = make_image("PNG", (200, 200), noise=True)  # ~120 KB: beyond limit + multipart allowance
+    with override_settings(MAX_IMAGE_UPLOAD_BYTES=5000):
+        response = upload(api, order.pk, data)
+    assert response.status_code == 413
+    # Refused from Content-Length alone (by the view or the request-size middleware), naming the limit.
+    detail = response.json()["detail"]
+    assert "5000 bytes" in detail or "MAX_IMAGE_UPLOAD_BYTES" in detail
+    assert_nothing_saved(order.pk)
+
+
+def test_image_at_the_limit_is_accepted(api, order):
+    data = make_image("PNG", (40, 40), noise=True)
+    with override_settings(MAX_IMAGE_UPLOAD_BYTES=len(data)):
+        response = upload(api, order.pk, data)
+    assert response.status_code == 201, response.content
+
+
+def test_decompression_bomb_is_refused(api, order):
+    # 100 000 x 100 000 pixels in 100 bytes: far beyond Pillow's default limit.
+    data = png_bomb(100_000, 100_000)
+    assert len(data) < 200
+    response = upload(api, order.pk, data)
+    assert response.status_code == 400
+    assert response.json()["code"] == "image_too_many_pixels"
+    assert_nothing_saved(order.pk)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("size", [(120, 100), (300, 300)], ids=["above-limit", "above-twice-limit"])
+def test_pixel_limit_follows_pillow_setting(api, order, monkeypatch, size):
+    """Pillow only warns between one and two times its limit; both are refused."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    response = upload(api, order.pk, make_image("PNG", size))
+    assert response.status_code == 400
+    assert response.json()["code"] == "image_too_many_pixels"
+    assert "10000" in response.json()["detail"]
+    assert_nothing_saved(order.pk)
+
+
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
+def test_pixel_limit_with_warnings_as_errors(api, order, monkeypatch):
+    """Where the warning is turned into an exception (``-W error``), it is still a 400, not a 500."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+    response = upload(api, order.pk, make_image("PNG", (120, 100)))
+    assert response.status_code == 400
+    assert response.json()["code"] == "image_too_many_pixels"
+    assert_nothing_saved(order.pk)
+
+
+# --- unknown order, list, detail, delete ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("get", "image/"),
+        ("post", "image/"),
+        ("get", "images/"),
+        ("post", "images/"),
+        ("get", "images/1/"),
+        ("delete", "images/1/"),
+    ],
+)
+def test_unknown_order_is_404(api, method, path):
+    url = f"/api/v1/orders/{MISSING_ORDER}/{path}"
+    if method == "post":
+        response = api.post(url, {"file": SimpleUploadedFile("a.png", make_image())}, format="multipart")
+    else:
+        response = getattr(api, method)(url)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert f"Service order {MISSING_ORDER} not found" in response.json()["detail"]
+    assert stored_names(MISSING_ORDER) == []
+
+
+def test_service_refuses_unknown_order_before_uploading():
+    with pytest.raises(services.NotFound):
+        services.upload_order_image(MISSING_ORDER, data=make_image())
+    assert stored_names(MISSING_ORDER) == []
+
+
+def test_list_and_detail(api, order, make_order):
+    first = upload(api, order.pk, make_image("PNG")).json()
+    second = upload(api, order.pk, make_image("WEBP")).json()
+    other = make_order()
+    upload(api, other.pk, make_image("JPEG"))
+
+    for route in ("images", "image"):
+        listed = api.get(f"/api/v1/orders/{order.pk}/{route}/")
+        assert listed.status_code == 200
+        assert [item["id"] for item in listed.json()] == [first["id"], second["id"]]
+
+    detail = api.get(f"/api/v1/orders/{order.pk}/images/{second['id']}/")
+    assert detail.status_code == 200
+    assert detail.json()["content_type"] == "image/webp"
+    assert fetch(detail.json()["url"]).content == make_image("WEBP")
+    assert fetch(detail.json()["thumbnail_url"]).status_code == 200
+
+    # An image exists, but not on this order.
+    assert api.get(f"/api/v1/orders/{other.pk}/images/{first['id']}/").status_code == 404
+    assert api.delete(f"/api/v1/orders/{other.pk}/images/{first['id']}/").status_code == 404
+    assert ServiceOrderImage.objects.filter(pk=first["id"]).exists()
+
+
+def test_delete_removes_row_and_objects_after_commit(api, order, django_capture_on_commit_callbacks):
+    body = upload(api, order.pk, make_image("JPEG")).json()
+    row = ServiceOrderImage.objects.get(pk=body["id"])
+    names = [row.image.name, row.thumbnail.name]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = api.delete(f"/api/v1/orders/{order.pk}/images/{row.pk}/")
+    assert response.status_code == 204
+    assert not ServiceOrderImage.objects.filter(pk=row.pk).exists()
+    # Not committed yet: the objects are still there.
+    assert all(default_storage.exists(name) for name in names)
+
+    for callback in callbacks:
+        callback()
+    assert not any(default_storage.exists(name) for name in names)
+    assert stored_names(order.pk) == []
+    assert fetch(body["url"]).status_code == 404
+    assert api.get(f"/api/v1/orders/{order.pk}/images/{row.pk}/").status_code == 404
+
+
+def test_rolled_back_delete_keeps_the_objects(api, order, django_capture_on_commit_callbacks):
+    body = upload(api, order.pk, make_image("PNG")).json()
+    row = ServiceOrderImage.objects.get(pk=body["id"])
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        row.delete()
+        raise RuntimeError("something later in the transaction failed")
+    assert callbacks == []
+    assert ServiceOrderImage.objects.filter(pk=body["id"]).exists()
+    assert fetch(body["url"]).content == make_image("PNG")
+
+
+def test_deleting_the_order_removes_its_images_objects(api, order, django_capture_on_commit_callbacks):
+    body = upload(api, order.pk, make_image("PNG")).json()
+    assert len(stored_names(order.pk)) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        ServiceOrderImage.objects.filter(order=order).delete()
+    assert stored_names(order.pk) == []
+    assert fetch(body["url"]).status_code == 404
+
+
+def test_roles_decide_who_uploads_and_deletes(api, order, anon):
+    body = upload(api, order.pk, make_image("PNG")).json()
+    viewer = client_for(make_user(groups=("Viewers",)))
+    technician = client_for(make_user(groups=("Technicians",)))
+
+    assert anon.get(f"/api/v1/orders/{order.pk}/images/").status_code == 401
+    assert upload(anon, order.pk, make_image("PNG")).status_code == 401
+    assert viewer.get(f"/api/v1/orders/{order.pk}/images/").status_code == 200
+    refused = upload(viewer, order.pk, make_image("PNG"))
+    assert refused.status_code == 403
+    assert "media_uploads.add_serviceorderimage" in refused.json()["detail"]
+    assert viewer.delete(f"/api/v1/orders/{order.pk}/images/{body['id']}/").status_code == 403
+    assert len(stored_names(order.pk)) == 2
+
+    uploaded = upload(technician, order.pk, make_image("JPEG"))
+    assert uploaded.status_code == 201
+    assert ServiceOrderImage.objects.get(pk=uploaded.json()["id"]).uploaded_by.groups.get().name == "Technicians"
+    assert technician.delete(f"/api/v1/orders/{order.pk}/images/{body['id']}/").status_code == 204
+
+
+# --- storage and database failures --------------------------------------------
+
+
+def test_s3_unreachable_is_503_and_saves_nothing(api, order, monkeypatch):
+    down = storage_with(endpoint_url=f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setattr(services, "default_storage", down)
+
+    started = time.monotonic()
+    response = upload(api, order.pk, make_image("PNG"))
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "storage_unavailable"
+    assert "storage" in response.json()["detail"]
+    assert "S3" in response.json()["detail"]
+    assert time.monotonic() - started < 10
+    assert_nothing_saved(order.pk)
+
+
+def test_s3_refusing_is_503_and_saves_nothing(api, order, monkeypatch):
+    monkeypatch.setattr(services, "default_storage", storage_with(secret_key="not-the-secret"))
+    response = upload(api, order.pk, make_image("PNG"))
+    assert response.status_code == 503
+    assert response.json()["code"] == "storage_unavailable"
+    assert_nothing_saved(order.pk)
+
+
+def test_database_failure_after_upload_deletes_the_objects(api, order, monkeypatch):
+    def broken_create(**kwargs):
+        # The objects are in the bucket at this point.
+        assert len(stored_names(order.pk)) == 2
+        raise IntegrityError("simulated failure writing the row")
+
+    monkeypatch.setattr(ServiceOrderImage.objects, "create", broken_create)
+    with pytest.raises(IntegrityError):
+        services.upload_order_image(order.pk, data=make_image("JPEG"))
+    assert_nothing_saved(order.pk)
+
+
+def test_database_down_after_upload_is_503_and_deletes_the_objects(api, order, monkeypatch):
+    def broken_create(**kwargs):
+        raise OperationalError("simulated: the database went away")
+
+    monkeypatch.setattr(ServiceOrderImage.objects, "create", broken_create)
+    response = upload(api, order.pk, make_image("WEBP"))
+    assert response.status_code == 503
+    assert_nothing_saved(order.pk)
+
+
+def test_order_deleted_during_upload_is_404_without_debris(api, order, monkeypatch):
+    """The order vanishes between the check and the row: the foreign key refuses, the objects go."""
+    real_store = services._store
+
+    def store_then_delete_order(name, data, content_type):
+        stored = real_store(name, data, content_type)
+        if name.endswith("_thumb.jpg"):
+            type(order).objects.filter(pk=order.pk).delete()
+            # Outside a test the check runs at COMMIT; here the test's transaction never commits.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        return stored
+
+    monkeypatch.setattr(services, "_store", store_then_delete_order)
+    with pytest.raises(services.NotFound):
+        services.upload_order_image(order.pk, data=make_image("PNG"))
+    assert stored_names(order.pk) == []
+    assert not ServiceOrderImage.objects.filter(order_id=order.pk).exists()
+
+
+# --- links -------------------------------------------------------------------
+
+
+def test_links_are_presigned_for_the_configured_lifetime(api, order):
+    body = upload(api, order.pk, make_image("PNG")).json()
+    for url in (body["url"], body["thumbnail_url"]):
+        query = parse_qs(urlsplit(url).query)
+        assert query["X-Amz-Expires"] == [str(settings.IMAGE_URL_TTL_SECONDS)]
+        assert "X-Amz-Signature" in query
+
+    with override_settings(IMAGE_URL_TTL_SECONDS=120):
+        detail = api.get(f"/api/v1/orders/{order.pk}/images/{body['id']}/").json()
+    assert parse_qs(urlsplit(detail["url"]).query)["X-Amz-Expires"] == ["120"]
+    assert parse_qs(urlsplit(detail["thumbnail_url"]).query)["X-Amz-Expires"] == ["120"]
+
+
+def test_the_bucket_is_not_public(api, order):
+    body = upload(api, order.pk, make_image("PNG")).json()
+    bare = urlsplit(body["url"])._replace(query="").geturl()
+    assert fetch(bare).status_code == 403
+    # A signature is for one object: the original's query string does not open the thumbnail.
+    original, thumbnail = urlsplit(body["url"]), urlsplit(body["thumbnail_url"])
+    assert fetch(original._replace(path=thumbnail.path).geturl()).status_code == 403
+    assert fetch(body["url"]).status_code == 200
+
+
+def test_expired_link_is_refused(api, order):
+    body = upload(api, order.pk, make_image("PNG")).json()
+    with override_settings(IMAGE_URL_TTL_SECONDS=1):
+        url = api.get(f"/api/v1/orders/{order.pk}/images/{body['id']}/").json()["url"]
+    assert fetch(url).status_code == 200
+    time.sleep(2.2)
+    assert fetch(url).status_code == 403
+
+
+def test_database_keeps_keys_not_links(api, order):
+    body = upload(api, order.pk, make_image("PNG")).json()
+    row = ServiceOrderImage.objects.get(pk=body["id"])
+    assert "?" not in row.image.name and "://" not in row.image.name
+    # Each response signs again: a later read gives a working link of its own.
+    later = api.get(f"/api/v1/orders/{order.pk}/images/{row.pk}/").json()
+    assert fetch(later["url"]).content == make_image("PNG")
+
+
+# --- the order's representation ---------------------------------------------------
+
+
+def test_order_representation_lists_its_images(api, order):
+    first = upload(api, order.pk, make_image("PNG")).json()
+    second = upload(api, order.pk, make_image("JPEG")).json()
+
+    response = api.get(f"/api/v1/orders/{order.pk}/")
+    assert response.status_code == 200
+    images = response.json()["images"]
+    assert [image["id"] for image in images] == [first["id"], second["id"]]
+    assert fetch(images[0]["url"]).content == make_image("PNG")
+    assert fetch(images[1]["thumbnail_url"]).status_code == 200
+
+
+def test_order_list_costs_no_query_per_image(api, make_order):
+    orders = [make_order(), make_order()]
+    for each in orders:
+        upload(api, each.pk, make_image("PNG"))
+
+    def count_list_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = api.get("/api/v1/orders/")
+        assert response.status_code == 200
+        return len(queries)
+
+    with_one_image_each = count_list_queries()
+    for each in orders:
+        for _ in range(2):
+            upload(api, each.pk, make_image("WEBP"))
+    assert count_list_queries() == with_one_image_each
+
+    listed = {item["id"]: item for item in api.get("/api/v1/orders/").json()["results"]}
+    assert all(len(listed[each.pk]["images"]) == 3 for each in orders)
