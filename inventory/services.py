@@ -64,9 +64,10 @@ def delete_category(category: Category) -> None:
     """Delete a category; its parts stay, with no category."""
     with transaction.atomic():
         # The FK's SET_NULL runs as a bulk UPDATE, which signals don't see: audit it here.
+        category_id = category.pk  # delete() clears the instance's pk
         parts = list(SparePart.objects.filter(category=category).only("id", "name", "sku", "category_id"))
         category.delete()
-        audit.record_many((part, Auditor.Action.UPDATE, {"category_id": [category.pk, None]}) for part in parts)
+        audit.record_many((part, Auditor.Action.UPDATE, {"category_id": [category_id, None]}) for part in parts)
 
 
 # --- spare parts -------------------------------------------------------------

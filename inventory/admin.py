@@ -1,0 +1,223 @@
+"""Inventory in the admin: categories, parts (with CSV import/export) and the stock ledger.
+
+Saves and deletes go through :mod:`inventory.services`, like the API's: a stock
+edit made here is an ``adjustment`` movement, an imported stock an ``import``
+movement, and a refused change (bad SKU, duplicate, part in use) is shown on
+the form with nothing written.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, F
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV
+
+from inventory import services
+from inventory.forms import CategoryAdminForm, SparePartAdminForm
+from inventory.models import Category, SparePart, StockMovement
+from inventory.resources import SparePartResource
+from maintenance.admin_mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.audit.admin import AuditHistoryAdminMixin
+from maintenance.errors import BusinessError
+
+LEDGER_ROWS = 20
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    title = "stock level"
+    parameter_name = "low_stock"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "At or below reorder level"), ("no", "Above reorder level")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(stock__lte=F("min_stock"))
+        if self.value() == "no":
+            return queryset.filter(stock__gt=F("min_stock"))
+        return queryset
+
+
+@admin.register(Category)
+class CategoryAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    form = CategoryAdminForm
+    list_display = ("name", "part_count", "description")
+    search_fields = ("name",)
+    ordering = ("name",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(part_count=Count("spare_parts"))
+
+    @admin.display(description="parts", ordering="part_count")
+    def part_count(self, category: Category):
+        url = reverse("admin:inventory_sparepart_changelist") + f"?category__id__exact={category.pk}"
+        return format_html('<a href="{}">{}</a>', url, category.part_count)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if change:
+                category = services.update_category(obj, name=data["name"], description=data["description"])
+            else:
+                category = services.create_category(name=data["name"], description=data["description"])
+        except BusinessError as error:
+            raise ServiceRefused.from_error(error)
+        sync_instance(obj, category)
+
+    def delete_model(self, request, obj):
+        services.delete_category(obj)
+
+
+@admin.register(SparePart)
+class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExportModelAdmin):
+    form = SparePartAdminForm
+    resource_classes = [SparePartResource]
+    import_formats = [CSV]
+    export_formats = [CSV]
+    change_form_template = "admin/inventory/sparepart/change_form.html"
+    list_display = ("sku", "name", "category", "price_display", "stock_display", "min_stock", "low_stock_badge")
+    list_display_links = ("sku", "name")
+    list_filter = (LowStockFilter, "category")
+    list_select_related = ("category",)
+    search_fields = ("name", "sku")
+    search_help_text = "Name or SKU."
+    autocomplete_fields = ("category",)
+    ordering = ("sku",)
+    list_per_page = 50
+    fieldsets = (
+        (None, {"fields": ("name", "sku", "category", "price")}),
+        ("Stock", {"fields": ("stock", "min_stock", "stock_note", "stock_seen")}),
+    )
+
+    # --- list columns ---------------------------------------------------------
+
+    @admin.display(description="price", ordering="price")
+    def price_display(self, part: SparePart):
+        return format_html('<span style="font-variant-numeric: tabular-nums">{}</span>', f"{part.price:,.2f}")
+
+    @admin.display(description="stock", ordering="stock")
+    def stock_display(self, part: SparePart):
+        return format_html('<strong style="font-variant-numeric: tabular-nums">{}</strong>', part.stock)
+
+    @admin.display(description="stock level", boolean=False)
+    def low_stock_badge(self, part: SparePart):
+        if part.is_low_stock:
+            return format_html(
+                '<span class="stock-badge stock-badge--low" style="background:#ba2121;color:#fff;'
+                'padding:2px 8px;border-radius:10px;font-size:11px;font-weight:bold">{}</span>',
+                "Out of stock" if part.stock == 0 else "Low stock",
+            )
+        return format_html('<span style="color:#3f7d20;font-size:11px">{}</span>', "OK")
+
+    # --- saving through the services -------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if change:
+                fields = {
+                    name: data[name] for name in ("name", "sku", "category", "price", "min_stock") if name in data
+                }
+                if form.stock_edited:
+                    fields["stock"] = data["stock"]
+                part = services.update_spare_part(obj, note=data.get("stock_note") or "Changed in the admin", **fields)
+            else:
+                part = services.create_spare_part(
+                    name=data["name"],
+                    sku=data["sku"],
+                    price=data["price"],
+                    stock=data["stock"],
+                    min_stock=data["min_stock"],
+                    category=data.get("category"),
+                    note=data.get("stock_note") or "Opening stock (admin)",
+                )
+        except BusinessError as error:
+            raise ServiceRefused.from_error(error)
+        sync_instance(obj, part)
+
+    def delete_model(self, request, obj):
+        services.delete_spare_part(obj)
+
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A part's ledger goes with it (CASCADE); nobody deletes movements one by one,
+        # so the ledger's "no delete" permission must not block deleting the part.
+        perms_needed.discard(str(StockMovement._meta.verbose_name))
+        return deleted, model_count, perms_needed, protected
+
+    # --- the stock ledger under the form -----------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            movements = list(
+                StockMovement.objects.filter(spare_part=obj).select_related("actor", "order")[: LEDGER_ROWS + 1]
+            )
+            context["stock_ledger"] = movements[:LEDGER_ROWS]
+            context["stock_ledger_more"] = len(movements) > LEDGER_ROWS
+            context["stock_ledger_url"] = (
+                reverse("admin:inventory_stockmovement_changelist") + f"?spare_part__id__exact={obj.pk}"
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- import / export ---------------------------------------------------------
+
+    def has_import_permission(self, request):
+        return self.has_add_permission(request) and self.has_change_permission(request)
+
+    def has_export_permission(self, request):
+        return self.has_view_or_change_permission(request)
+
+    def get_import_data_kwargs(self, **kwargs):
+        # All or nothing: if any row fails when confirming (the data changed
+        # since the preview), no row is written.
+        return {**super().get_import_data_kwargs(**kwargs), "rollback_on_validation_errors": True}
+
+    def process_result(self, result, request):
+        if result.has_errors() or result.has_validation_errors():
+            invalid = [row.number for row in result.invalid_rows] + [number for number, _errors in result.row_errors()]
+            self.message_user(
+                request,
+                f"Nothing was imported: rows {sorted(invalid)} failed when confirming. Import the file again to "
+                "see the errors.",
+                messages.ERROR,
+            )
+            return self._changelist_redirect()
+        return super().process_result(result, request)
+
+    def _changelist_redirect(self):
+        return HttpResponseRedirect(reverse("admin:inventory_sparepart_changelist"))
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    """The ledger, read-only: movements are written by the services only."""
+
+    list_display = ("date_created", "spare_part", "delta_display", "stock_after", "reason", "order", "actor", "note")
+    list_filter = ("reason", "date_created")
+    list_select_related = ("spare_part", "order", "actor")
+    search_fields = ("=spare_part__sku", "note")
+    search_help_text = "Exact SKU, or part of the note."
+    date_hierarchy = "date_created"
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # ?spare_part__id__exact=… is the link from a part's page.
+        return lookup == "spare_part__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="change", ordering="delta")
+    def delta_display(self, movement: StockMovement):
+        color = "#3f7d20" if movement.delta > 0 else "#ba2121"
+        return format_html('<strong style="color:{}">{}</strong>', color, f"{movement.delta:+d}")

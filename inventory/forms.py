@@ -1,0 +1,67 @@
+"""Admin forms for the inventory. Saving is done by :mod:`inventory.services`, not by these forms."""
+
+from django import forms
+
+from inventory.models import Category, SparePart
+
+
+class CategoryAdminForm(forms.ModelForm):
+    class Meta:
+        model = Category
+        fields = ["name", "description"]
+
+
+class SparePartAdminForm(forms.ModelForm):
+    """The part's fields, plus a note that goes on the ledger movement when the stock changes."""
+
+    stock = forms.IntegerField(
+        min_value=0,
+        initial=0,
+        help_text="Units on hand. A change is recorded in the stock ledger as an adjustment.",
+    )
+    min_stock = forms.IntegerField(
+        min_value=0, initial=0, help_text="Reorder level: at or below it the part is low on stock."
+    )
+    price = forms.DecimalField(min_value=0, max_digits=10, decimal_places=2)
+    stock_note = forms.CharField(
+        label="Note for the stock ledger",
+        max_length=255,
+        required=False,
+        help_text="Why the stock changed (e.g. 'stocktake', 'delivery 4711'). Saved on the movement.",
+    )
+
+    # The stock shown when the form was opened: orders move stock all the time,
+    # so saving a form opened earlier must not put an old number back.
+    stock_seen = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = SparePart
+        fields = ["name", "sku", "category", "price", "stock", "min_stock"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["stock_seen"].initial = self.instance.stock
+
+    def clean(self):
+        cleaned_data = super().clean()
+        #: Whether staff set a stock: the admin passes it to the service only then.
+        self.stock_edited = "stock" in self.changed_data
+        seen = cleaned_data.get("stock_seen")
+        if self.instance.pk is None or seen is None or "stock" not in cleaned_data:
+            return cleaned_data
+        current = self.instance.stock  # as read when this POST arrived
+        self.stock_edited = cleaned_data["stock"] != seen
+        if not self.stock_edited:
+            # Not edited: show (and keep) whatever the stock is now.
+            cleaned_data["stock"] = current
+        elif seen != current:
+            self.add_error(
+                "stock",
+                f"The stock changed from {seen} to {current} while you were editing "
+                f"(see the stock ledger below). Check the count and save again.",
+            )
+            # The next submit compares against the stock now shown.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("stock_seen")] = str(current)
+        return cleaned_data

@@ -1,0 +1,33 @@
+"""The admin's upload form: the same content checks as the API, done by :mod:`media_uploads.services`."""
+
+from __future__ import annotations
+
+from django import forms
+
+from maintenance.errors import BusinessError
+from media_uploads import services
+from media_uploads.models import ServiceOrderImage
+
+
+class ImageUploadAdminForm(forms.ModelForm):
+    file = forms.FileField(
+        label="Image",
+        help_text="JPEG, PNG or WebP, checked by its content (not by its name or type).",
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
+
+    class Meta:
+        model = ServiceOrderImage
+        fields = ["order"]
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        try:
+            services.check_upload_size(upload.size)
+            upload.seek(0)  # the admin may validate the same POST twice
+            data = upload.read()
+            services.inspect_image(data)
+        except BusinessError as error:
+            raise forms.ValidationError(error.message, code=error.code)
+        self.image_data = data
+        return upload

@@ -1,0 +1,308 @@
+"""Service orders in the admin.
+
+Every write goes through :mod:`orders.services` (and :mod:`media_uploads.services`
+for photos), as the API's do: a new order is placed with ``place_order``, lines
+of an open order are added and removed with ``add_order_item`` and
+``remove_order_item``, the status moves with ``change_status``. A refusal (an
+order that would oversell, a move the lifecycle forbids, a file that is not an
+image) is shown on the form and nothing is saved.
+
+Django saves the order (``save_model``) before its inlines (``save_related``),
+but placing an order needs its lines, so all writing happens in
+``save_related``, where the form and every inline formset are known.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import admin, messages
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Q
+from django.utils.html import format_html
+
+from maintenance.admin_mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.audit.admin import AuditHistoryAdminMixin
+from maintenance.audit.models import Auditor
+from maintenance.errors import BusinessError, Conflict
+from media_uploads import services as media
+from media_uploads.models import ServiceOrderImage
+from orders import services
+from orders.forms import ExistingItemsFormSet, ImagesFormSet, NewItemForm, NewItemsFormSet, ServiceOrderAdminForm
+from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
+
+CLIENT_FIELDS = services.CLIENT_FIELDS
+STATUS_COLORS = {
+    OrderStatus.PENDING: "#b7791f",
+    OrderStatus.IN_PROGRESS: "#417690",
+    OrderStatus.COMPLETED: "#3f7d20",
+    OrderStatus.CANCELLED: "#777",
+}
+# Service fields → the form field that shows their errors.
+ERROR_FIELDS = {"file": "new_image", "items": None, "items.quantity": None, "status": "status"}
+
+
+def status_badge(status: str, label: str):
+    return format_html(
+        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-size:11px;'
+        'font-weight:bold;white-space:nowrap">{}</span>',
+        STATUS_COLORS.get(status, "#777"),
+        label,
+    )
+
+
+class OrderItemInline(admin.TabularInline):
+    """The order's lines. They cannot be edited in place: remove a line and add another."""
+
+    model = ServiceOrderItem
+    formset = ExistingItemsFormSet
+    fields = ("spare_part", "quantity", "unit_price", "line_total")
+    readonly_fields = fields
+    extra = 0
+    verbose_name = "item"
+    verbose_name_plural = "items (tick “delete” to remove a line; its parts go back to stock)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("spare_part")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is not None and not obj.is_final and super().has_delete_permission(request, obj)
+
+    @admin.display(description="line total")
+    def line_total(self, item: ServiceOrderItem):
+        return f"{item.line_total:.2f}" if item.pk else "—"
+
+
+class NewItemInline(admin.TabularInline):
+    """Lines to put on the order, taken from stock when the order is saved."""
+
+    model = ServiceOrderItem
+    form = NewItemForm
+    formset = NewItemsFormSet
+    fields = ("spare_part", "quantity")
+    autocomplete_fields = ("spare_part",)
+    can_delete = False
+    verbose_name = "item"
+    verbose_name_plural = "add items"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def get_extra(self, request, obj=None, **kwargs):
+        return 3 if obj is None else 1
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return False
+
+
+class OrderImageInline(admin.TabularInline):
+    """The order's photos: a thumbnail that opens the full image. Upload with “Add a photo” above."""
+
+    model = ServiceOrderImage
+    formset = ImagesFormSet
+    fields = ("preview", "original_name", "content_type", "dimensions", "size", "uploaded_by", "date_created")
+    readonly_fields = fields
+    extra = 0
+    verbose_name = "photo"
+    verbose_name_plural = "photos"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="photo")
+    def preview(self, image: ServiceOrderImage):
+        if not image.pk:
+            return "—"
+        # Links are signed now (the database holds keys only).
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener" title="Open the full image">'
+            '<img src="{}" alt="{}" style="max-width:160px;max-height:120px;border-radius:4px"></a>',
+            media.signed_url(image.image),
+            media.signed_url(image.thumbnail or image.image),
+            image.original_name or f"image {image.pk}",
+        )
+
+    @admin.display(description="size (px)")
+    def dimensions(self, image: ServiceOrderImage):
+        return f"{image.width} x {image.height}" if image.width else "—"
+
+    @admin.display(description="bytes")
+    def size(self, image: ServiceOrderImage):
+        return f"{image.size_bytes:,}" if image.size_bytes else "—"
+
+
+@admin.register(ServiceOrder)
+class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.ModelAdmin):
+    form = ServiceOrderAdminForm
+    change_form_template = "admin/orders/serviceorder/change_form.html"
+    list_display = ("__str__", "status_display", "client_name", "total", "item_count", "date_created", "created_by")
+    list_filter = ("status", "date_created")
+    list_select_related = ("created_by",)
+    date_hierarchy = "date_created"
+    search_fields = ("client_name", "client_email", "client_phone", "=request_id", "=items__spare_part__sku")
+    search_help_text = "Client name, e-mail or phone; exact request id; exact SKU of a part on the order."
+    actions = ("start_orders", "complete_orders", "cancel_orders")
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(item_count=Count("items"))
+
+    def get_inlines(self, request, obj):
+        if obj is None:
+            return [NewItemInline]
+        if obj.is_final:
+            return [OrderItemInline, OrderImageInline]
+        return [OrderItemInline, NewItemInline, OrderImageInline]
+
+    def get_fieldsets(self, request, obj=None):
+        client = ("client_name", "client_phone", "client_email", "description")
+        if obj is None:
+            return [
+                (None, {"fields": ("request_id", *client)}),
+                ("Photo", {"fields": ("new_image",)}),
+            ]
+        return [
+            (None, {"fields": ("request_id", "status", "total", "created_by", "date_created", "date_updated")}),
+            ("Client", {"fields": client}),
+            ("Photo", {"fields": ("new_image",)}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        readonly = ["request_id", "total", "created_by", "date_created", "date_updated"]
+        if obj.is_final:
+            readonly += ["status", *CLIENT_FIELDS]
+        return readonly
+
+    # --- list columns ---------------------------------------------------------
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, order: ServiceOrder):
+        return status_badge(order.status, order.get_status_display())
+
+    @admin.display(description="items", ordering="item_count")
+    def item_count(self, order: ServiceOrder):
+        return order.item_count
+
+    # --- saving through the services -------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        """Nothing here: the order is written with its lines in :meth:`save_related`."""
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        new_items = next((fs for fs in formsets if isinstance(fs, NewItemsFormSet)), None)
+        try:
+            if change:
+                order = self._save_changes(request, form, formsets, new_items)
+            else:
+                order = self._place(request, form, new_items)
+            if form.new_image_data is not None:
+                # Last, so nothing after it can roll back a row whose objects are stored.
+                media.upload_order_image(
+                    order.pk,
+                    data=form.new_image_data,
+                    original_name=form.cleaned_data["new_image"].name,
+                    uploaded_by=request.user,
+                )
+        except BusinessError as error:
+            raise ServiceRefused.from_error(error, ERROR_FIELDS)
+        order.refresh_from_db()
+        sync_instance(form.instance, order)
+
+    def _place(self, request, form, new_items: NewItemsFormSet | None) -> ServiceOrder:
+        data = form.cleaned_data
+        lines = new_items.lines() if new_items is not None else []
+        order = services.place_order(
+            request_id=(data.get("request_id") or "").strip() or f"admin-{uuid.uuid4()}",
+            items=lines,
+            created_by=request.user,
+            **{name: data.get(name, "") for name in CLIENT_FIELDS},
+        )
+        if new_items is not None:
+            new_items.new_objects = list(order.items.all())
+        return order
+
+    def _save_changes(self, request, form, formsets, new_items: NewItemsFormSet | None) -> ServiceOrder:
+        order = form.instance
+        data = form.cleaned_data
+        details = {name: data[name] for name in CLIENT_FIELDS if name in form.changed_data}
+        if details:
+            services.update_order_details(order.pk, **details)
+        # Add before removing: an order keeps at least one line.
+        if new_items is not None:
+            for line in new_items.lines():
+                new_items.new_objects.append(services.add_order_item(order.pk, **line))
+        for formset in formsets:
+            if isinstance(formset, ExistingItemsFormSet):
+                for item_form in formset.deleted_forms:
+                    services.remove_order_item(order.pk, item_form.instance.pk)
+                    formset.deleted_objects.append(item_form.instance)
+            elif isinstance(formset, ImagesFormSet):
+                for image_form in formset.deleted_forms:
+                    media.delete_order_image(order.pk, image_form.instance.pk)
+                    formset.deleted_objects.append(image_form.instance)
+        if "status" in form.changed_data and data.get("status"):
+            services.change_status(order.pk, data["status"])
+        return ServiceOrder.objects.get(pk=order.pk)
+
+    def delete_model(self, request, obj):
+        # Deleting an order would lose the ledger's link to it and not give the
+        # stock back; cancel it instead (the default delete permission is off for roles).
+        if not obj.is_final:
+            raise Conflict(
+                f"Order {obj.pk} is still {obj.get_status_display().lower()}: cancel it (its parts go back to "
+                "stock) before deleting it.",
+                code="order_open",
+            )
+        super().delete_model(request, obj)
+
+    # --- lifecycle actions -------------------------------------------------------
+
+    def _move(self, request, queryset, target: str, verb: str) -> None:
+        moved = 0
+        for order_id, status in queryset.order_by("pk").values_list("pk", "status"):
+            if status == target:
+                self.message_user(request, f"Order #{order_id} is already {status}.", messages.INFO)
+                continue
+            try:
+                services.change_status(order_id, target)
+            except BusinessError as error:
+                self.message_user(request, f"Order #{order_id}: {error.message}", messages.WARNING)
+            else:
+                moved += 1
+        if moved:
+            self.message_user(request, f"{verb} {moved} order{'s' if moved != 1 else ''}.", messages.SUCCESS)
+
+    @admin.action(description="Start work on the selected orders", permissions=["change"])
+    def start_orders(self, request, queryset):
+        self._move(request, queryset, OrderStatus.IN_PROGRESS, "Started")
+
+    @admin.action(description="Complete the selected orders", permissions=["change"])
+    def complete_orders(self, request, queryset):
+        self._move(request, queryset, OrderStatus.COMPLETED, "Completed")
+
+    @admin.action(description="Cancel the selected orders (parts go back to stock)", permissions=["change"])
+    def cancel_orders(self, request, queryset):
+        self._move(request, queryset, OrderStatus.CANCELLED, "Cancelled")
+
+    # --- history: the order's rows, and those of its lines and photos --------------
+
+    def get_history_queryset(self, request, obj):
+        types = ContentType.objects.get_for_models(ServiceOrder, ServiceOrderItem, ServiceOrderImage)
+        condition = Q(content_type=types[ServiceOrder], object_id=str(obj.pk))
+        for model in (ServiceOrderItem, ServiceOrderImage):
+            # Creation and deletion rows carry the order id in their changes.
+            condition |= Q(content_type=types[model], changes__order_id__contains=[obj.pk])
+        return Auditor.objects.filter(condition)
