@@ -2,18 +2,22 @@
 
 DRF's handler covers its own exceptions; this one adds the service layer's
 :class:`~maintenance.errors.BusinessError`, Django's model validation errors,
-oversized bodies (413) and an unreachable database (503), and tags every error
-body with the request id that the request log line carries.
+oversized bodies (413) and a failing database (503, also when it fails outside
+DRF, see :func:`handler500`), and tags every error body with the request id that
+the request log line carries.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
+import psycopg.errors
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -32,6 +36,39 @@ def _with_request_id(data: dict) -> dict:
     return data
 
 
+def too_large_body() -> dict:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return {
+        "detail": f"The request body is larger than the limit of {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+        "code": "request_too_large",
+        "limit_bytes": limit,
+    }
+
+
+def database_error_body(exc: Exception) -> dict:
+    """What a client is told when the database failed: 503, retry, and why.
+
+    A statement cut off by ``statement_timeout`` (or ``lock_timeout``) reads
+    differently from a database that cannot be reached, but both are worth a
+    retry. Nothing says the change was not applied: a commit may have landed
+    just before the connection broke, so the client retries with the same
+    ``request_id`` / ``Idempotency-Key`` and is never charged twice.
+    """
+    cause = exc.__cause__ or exc
+    if isinstance(cause, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable):
+        return {
+            "detail": "The database did not answer in time; retry shortly with the same request id or idempotency key.",
+            "code": "database_timeout",
+        }
+    return {
+        "detail": "The database is unavailable; retry shortly with the same request id or idempotency key.",
+        "code": "database_unavailable",
+    }
+
+
+DATABASE_RETRY_AFTER = "2"
+
+
 def business_error_body(exc: BusinessError) -> dict:
     body = {"detail": exc.message, "code": exc.code, **exc.extra}
     if exc.field:
@@ -45,16 +82,13 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return Response(as_serializer_error(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):
-        return Response(
-            _with_request_id({"detail": str(exc) or "Request body too large.", "code": "request_too_large"}),
-            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
+        return Response(_with_request_id(too_large_body()), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc)
         return Response(
-            _with_request_id({"detail": "The database is unavailable; retry shortly.", "code": "database_unavailable"}),
+            _with_request_id(database_error_body(exc)),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "2"},
+            headers={"Retry-After": DATABASE_RETRY_AFTER},
         )
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict):
@@ -64,8 +98,8 @@ def exception_handler(exc, context):
     return response
 
 
-def json_error(status_code: int, detail: str, code: str) -> JsonResponse:
-    return JsonResponse(_with_request_id({"detail": detail, "code": code}), status=status_code)
+def json_error(status_code: int, detail: str, code: str, **extra) -> JsonResponse:
+    return JsonResponse(_with_request_id({"detail": detail, "code": code, **extra}), status=status_code)
 
 
 def handler404(request, exception=None):
@@ -77,6 +111,19 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # Django calls this inside its ``except`` block, so the exception is at hand.
+    # A database that failed outside a DRF view (in a middleware, say) is a 503,
+    # like inside one, not a 500.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError | InterfaceError):
+        if request.path.startswith(("/api/", "/health/")):
+            response = JsonResponse(_with_request_id(database_error_body(exc)), status=503)
+        else:
+            response = HttpResponse(
+                "Service temporarily unavailable (database); retry shortly.\n", status=503, content_type="text/plain"
+            )
+        response["Retry-After"] = DATABASE_RETRY_AFTER
+        return response
     if request.path.startswith("/api/"):
         return json_error(500, "Internal server error.", "server_error")
     from django.views.defaults import server_error
@@ -87,7 +134,7 @@ def handler500(request):
 def handler400(request, exception=None):
     if request.path.startswith("/api/"):
         if isinstance(exception, RequestDataTooBig):
-            return json_error(413, "Request body too large.", "request_too_large")
+            return JsonResponse(_with_request_id(too_large_body()), status=413)
         return json_error(400, "Bad request.", "bad_request")
     from django.views.defaults import bad_request
 
