@@ -12,7 +12,7 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: run test lint format migrate makemigrations shell token services-start services-stop services-status bench clean-state help
+.PHONY: run test browser-deps lint format migrate makemigrations shell token services-start services-stop services-status bench clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -36,13 +36,18 @@ venv: $(STAMP)
 
 run: $(STAMP)
 	$(DEV) exec --dev -- sh -c '\
-		$(MANAGE) migrate --noinput && \
+		DATABASE_STATEMENT_TIMEOUT_MS=0 $(MANAGE) migrate --noinput && \
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(MANAGE) load_demo_data && \
 		$(MANAGE) ensure_admin && \
 		exec $(VENV)/bin/gunicorn -c gunicorn.conf.py maintenance.wsgi'
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (never a downloaded one); a fresh CI machine runs as root.
+browser-deps:
+	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+test: $(STAMP) browser-deps
 	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest $(PYTEST_ARGS)'
@@ -57,7 +62,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 migrate: $(STAMP)
-	$(DEV) exec --dev -- $(MANAGE) migrate
+	$(DEV) exec --dev -- env DATABASE_STATEMENT_TIMEOUT_MS=0 $(MANAGE) migrate
 
 makemigrations: $(STAMP)
 	$(DEV) exec --dev -- $(MANAGE) makemigrations

@@ -27,6 +27,38 @@ from rest_framework.test import APIClient
 PROJECT_DIR = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Put the migrated data back right after a flushing (live) test.
+
+    A ``transaction=True`` test ends with a flush that empties every table,
+    content types, groups and permissions included; Django puts the serialized
+    copy back only when the *next* serialized test starts. In between, ordinary
+    tests would see an empty database, and anything that recreated a content
+    type (a stray request to the live server, ``get_for_model``) would give it a
+    new id that the live server's workers no longer match. Restoring at once
+    keeps the ids stable for the whole session.
+    """
+    yield
+    marker = item.get_closest_marker("django_db")
+    if not marker or not marker.kwargs.get("serialized_rollback"):
+        return
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents:
+        from django.core.management import call_command
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            # Flush again first: a request still in flight when the test ended may
+            # have written rows (a session, a content type) into the emptied tables.
+            call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
+            connection.creation.deserialize_db_from_string(contents)
+    ContentType.objects.clear_cache()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _storage_prefix():
     """Objects outlive test transactions: keep each run's uploads under its own prefix."""
@@ -110,7 +142,7 @@ class LiveServer:
         cmd = [
             str(Path(sys.executable).parent / "gunicorn"),
             "-c",
-            str(PROJECT_DIR / "gunicorn.conf.py"),
+            str(PROJECT_DIR / "tests" / "gunicorn_live.conf.py"),
             "--bind",
             f"127.0.0.1:{self.port}",
             "--workers",

@@ -15,7 +15,7 @@
 set -eu
 
 release() {
-    python manage.py migrate --noinput
+    DATABASE_STATEMENT_TIMEOUT_MS=0 python manage.py migrate --noinput
     if [ "${LOAD_DEMO_DATA:-0}" = "1" ]; then
         python manage.py load_demo_data
     fi

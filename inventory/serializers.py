@@ -2,10 +2,24 @@
 
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from inventory.models import Category, SparePart, StockMovement
+
+# inventory.validators.sku_error as a pattern, so clients (and the schema fuzzer)
+# can tell a valid SKU: four non-empty dash-separated parts without blanks at
+# their edges, blanks around the whole are stripped.
+SKU_PATTERN = r"^\s*[^-\s](?:[^-]*[^-\s])?(?:-[^-\s](?:[^-]*[^-\s])?){3}\s*$"
+
+
+@extend_schema_field({"type": "string", "pattern": SKU_PATTERN, "maxLength": 64})
+class SkuField(serializers.CharField):
+    """A SKU as input. The service checks the rule, with its own message; this documents it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "CLASS-MATERIAL-SIZE-LENGTH, e.g. A-STL-M10-50")
+        super().__init__(max_length=64, **kwargs)
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -49,6 +63,29 @@ class SparePartSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, part):
+        # The catalogue list is the hottest read: build the dict directly (the
+        # fields' own to_representation keeps the formats), skipping DRF's
+        # per-field attribute lookup and the nested serializer. A test checks it
+        # against the generic path.
+        fields = self.fields
+        category = part.category
+        return {
+            "id": part.pk,
+            "name": part.name,
+            "sku": part.sku,
+            "price": fields["price"].to_representation(part.price),
+            "stock": part.stock,
+            "min_stock": part.min_stock,
+            "is_low_stock": part.stock <= part.min_stock,
+            "category_id": part.category_id,
+            "category": None
+            if category is None
+            else {"id": category.pk, "name": category.name, "description": category.description},
+            "date_created": fields["date_created"].to_representation(part.date_created),
+            "date_updated": fields["date_updated"].to_representation(part.date_updated),
+        }
+
 
 class CategoryIdField(serializers.PrimaryKeyRelatedField):
     default_error_messages = {"does_not_exist": "Category {pk_value} does not exist."}
@@ -68,7 +105,7 @@ class CategoryIdField(serializers.PrimaryKeyRelatedField):
 )
 class SparePartCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    sku = serializers.CharField(max_length=64, help_text="CLASS-MATERIAL-SIZE-LENGTH, e.g. A-STL-M10-50")
+    sku = SkuField()
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
     stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)
     min_stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)
@@ -80,7 +117,7 @@ class SparePartCreateSerializer(serializers.Serializer):
 )
 class SparePartUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
-    sku = serializers.CharField(max_length=64, required=False)
+    sku = SkuField(required=False)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"), required=False)
     stock = serializers.IntegerField(
         min_value=0, max_value=2_000_000_000, required=False, help_text="New stock; recorded as an adjustment."

@@ -93,7 +93,9 @@ def _check_non_negative(value, field: str) -> int:
 
 
 def get_part_by_sku(sku: str) -> SparePart:
-    part = SparePart.objects.select_related("category").filter(sku=normalize_sku(sku)).first()
+    sku = normalize_sku(sku)
+    # PostgreSQL text cannot hold NUL, so no part has it (and the query would fail).
+    part = None if "\x00" in sku else SparePart.objects.select_related("category").filter(sku=sku).first()
     if part is None:
         raise NotFound(f"Spare part with SKU '{sku}' not found.")
     return part
@@ -192,7 +194,10 @@ def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT
 def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
     """Lock the parts' rows in id order (so concurrent orders never deadlock)."""
     ids = sorted(set(part_ids))
-    parts = SparePart.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+    # The category comes along for the response; only the parts' rows are locked.
+    parts = (
+        SparePart.objects.select_related("category").select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+    )
     return {part.pk: part for part in parts}
 
 
@@ -203,11 +208,13 @@ def apply_stock_deltas(
     order=None,
     note: str = "",
     locked: Mapping[int, SparePart] | None = None,
+    audit_entries: list | None = None,
 ) -> list[StockMovement]:
     """Change several parts' stock in the caller's transaction, with ledger and audit rows.
 
     ``locked`` may pass parts already locked by the caller (with their current
-    stock); otherwise they are locked here. Raises :class:`NotFound` for unknown
+    stock); otherwise they are locked here. ``audit_entries``, when given,
+    collects the audit entries for the caller to write in one INSERT with its own. Raises :class:`NotFound` for unknown
     ids and :class:`InsufficientStock` if any stock would go below zero; then
     nothing is changed.
     """
@@ -260,10 +267,14 @@ def apply_stock_deltas(
             for part_id in ids
         ]
     )
-    audit.record_many(
+    entries = [
         (parts[part_id], Auditor.Action.UPDATE, {"stock": [new_stock[part_id] - deltas[part_id], new_stock[part_id]]})
         for part_id in ids
-    )
+    ]
+    if audit_entries is not None:
+        audit_entries.extend(entries)
+    else:
+        audit.record_many(entries)
     for part_id in ids:
         parts[part_id].stock = new_stock[part_id]
     return movements

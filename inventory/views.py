@@ -17,22 +17,24 @@ from inventory.serializers import (
     StockMovementPageSerializer,
     StockMovementSerializer,
 )
+from maintenance.schema import error_response
 
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Makes a retry safe: the same key with the same body replays the first response.",
-)
+# The errors every operation shares (401, 403, 404, 400 for bodies, the
+# Idempotency-Key header, …) are added by maintenance.schema; the views declare
+# only what their own rules add.
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="Number of results to return per page (at most 200)."),
+    OpenApiParameter("offset", int, description="The initial index from which to return the results."),
+    OpenApiParameter("skip", int, description="Synonym of `offset`, kept for clients of the first version."),
+]
 
 
 @extend_schema_view(
     list=extend_schema(summary="List categories"),
-    create=extend_schema(summary="Create a category", parameters=[IDEMPOTENCY_HEADER]),
+    create=extend_schema(summary="Create a category"),
     retrieve=extend_schema(summary="Get a category"),
     update=extend_schema(summary="Replace a category"),
-    partial_update=extend_schema(summary="Update a category", parameters=[IDEMPOTENCY_HEADER]),
+    partial_update=extend_schema(summary="Update a category"),
     destroy=extend_schema(summary="Delete a category (its parts keep existing, uncategorised)"),
 )
 class CategoryViewSet(viewsets.ModelViewSet):
@@ -55,7 +57,10 @@ class CategoryViewSet(viewsets.ModelViewSet):
 @extend_schema_view(
     list=extend_schema(summary="List spare parts"),
     retrieve=extend_schema(summary="Get a spare part by SKU"),
-    destroy=extend_schema(summary="Delete a spare part", responses={204: None, 409: None, 404: None}),
+    destroy=extend_schema(
+        summary="Delete a spare part",
+        responses={204: None, 409: error_response(409, "The part appears on service orders (`part_in_use`).")},
+    ),
 )
 class SparePartViewSet(
     mixins.ListModelMixin,
@@ -83,7 +88,6 @@ class SparePartViewSet(
         summary="Create a spare part",
         request=SparePartCreateSerializer,
         responses={201: SparePartSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
     )
     def create(self, request):
         serializer = SparePartCreateSerializer(data=request.data)
@@ -96,8 +100,10 @@ class SparePartViewSet(
     @extend_schema(
         summary="Update a spare part (price, stock, …)",
         request=SparePartUpdateSerializer,
-        responses={200: SparePartSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: SparePartSerializer,
+            409: error_response(409, "The stock changed concurrently; nothing was changed, retry."),
+        },
     )
     def partial_update(self, request, sku=None):
         part = self.get_object()
@@ -117,8 +123,10 @@ class SparePartViewSet(
     @extend_schema(
         summary="Add to or take from a part's stock",
         request=StockAdjustmentSerializer,
-        responses={200: SparePartSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: SparePartSerializer,
+            409: error_response(409, "Not enough stock for a negative `delta` (`insufficient_stock`)."),
+        },
     )
     @action(detail=True, methods=["post"], url_path="adjust-stock")
     def adjust_stock(self, request, sku=None):
@@ -129,7 +137,11 @@ class SparePartViewSet(
         part = SparePart.objects.select_related("category").get(pk=part.pk)
         return Response(SparePartSerializer(part).data)
 
-    @extend_schema(summary="A part's stock ledger, newest first", responses={200: StockMovementPageSerializer})
+    @extend_schema(
+        summary="A part's stock ledger, newest first",
+        parameters=PAGE_PARAMETERS,
+        responses={200: StockMovementPageSerializer},
+    )
     @action(detail=True, methods=["get"], filter_backends=[])
     def movements(self, request, sku=None):
         part = self.get_object()

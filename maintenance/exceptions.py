@@ -29,6 +29,9 @@ from maintenance.timing import current_request_id
 logger = logging.getLogger(__name__)
 
 
+FALLBACK_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed"}
+
+
 def _with_request_id(data: dict) -> dict:
     request_id = current_request_id.get()
     if request_id and isinstance(data, dict) and "detail" in data:
@@ -92,6 +95,10 @@ def exception_handler(exc, context):
         )
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict):
+        if "detail" in response.data and "code" not in response.data:
+            # DRF's own errors carry a code on the exception, not in the body.
+            code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", None)
+            response.data["code"] = code or FALLBACK_CODES.get(response.status_code, "error")
         response.data = _with_request_id(response.data)
     if response is None and isinstance(exc, DatabaseError):
         logger.exception("database error")

@@ -7,6 +7,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from maintenance.errors import NotFound
+from maintenance.schema import error_response
 from media_uploads import services
 from media_uploads.models import ServiceOrderImage
 from media_uploads.serializers import ImageUploadSerializer, ServiceOrderImageSerializer
@@ -45,7 +46,11 @@ class OrderImagesView(GenericAPIView):
     @extend_schema(
         summary="Upload a photo of an order",
         request={"multipart/form-data": ImageUploadSerializer},
-        responses={201: ServiceOrderImageSerializer},
+        responses={
+            201: ServiceOrderImageSerializer,
+            413: error_response(413, "The file (or the request) is larger than the limit (`limit_bytes`)."),
+            503: error_response(503, "The object store is unavailable; nothing was saved, retry."),
+        },
     )
     def post(self, request, order_id: int):
         # Refuse an oversized body before reading it.

@@ -15,3 +15,14 @@ def orders_with_details() -> QuerySet[ServiceOrder]:
 
 def order_with_details(order_id: int) -> ServiceOrder:
     return orders_with_details().get(pk=order_id)
+
+
+def placed_order_details(order: ServiceOrder) -> ServiceOrder:
+    """The order ``place_order`` just wrote, with the relations the API shows, from
+    the objects already in memory (no query: the lines, their locked parts and
+    categories are at hand, and a new order has no images)."""
+    items = order.items_placed
+    for item in items:
+        item.spare_part = order.parts_placed[item.spare_part_id]
+    order._prefetched_objects_cache = {"items": items, "images": []}
+    return order

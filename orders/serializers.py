@@ -69,6 +69,8 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
     images = ServiceOrderImageSerializer(many=True, read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
     allowed_next_statuses = serializers.ListField(child=serializers.CharField(), read_only=True)
+    # Blank when the client gave none: allow_blank makes the schema say so (`format: email` alone refuses "").
+    client_email = serializers.EmailField(read_only=True, allow_blank=True)
 
     class Meta:
         model = ServiceOrder

@@ -85,21 +85,29 @@ def place_order(
             if missing:
                 raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
             total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
-            order = ServiceOrder.objects.create(
-                request_id=request_id,
-                client_name=client_name or "",
-                client_phone=client_phone or "",
-                client_email=client_email or "",
-                description=description or "",
-                total=total,
-                created_by=created_by,
+            # bulk_create skips the audit signal: the order's row is written below
+            # with the stock and line rows, in one INSERT.
+            (order,) = ServiceOrder.objects.bulk_create(
+                [
+                    ServiceOrder(
+                        request_id=request_id,
+                        client_name=client_name or "",
+                        client_phone=client_phone or "",
+                        client_email=client_email or "",
+                        description=description or "",
+                        total=total,
+                        created_by=created_by,
+                    )
+                ]
             )
+            audit_entries: list = []
             # Stock first: an insufficient line raises before any line is written.
             inventory.apply_stock_deltas(
                 {part_id: -quantity for part_id, quantity in requested.items()},
                 reason=StockMovement.Reason.ORDER,
                 order=order,
                 locked=parts,
+                audit_entries=audit_entries,
             )
             order_items = ServiceOrderItem.objects.bulk_create(
                 [
@@ -112,14 +120,36 @@ def place_order(
                     for line in lines
                 ]
             )
-            audit.record_created(order_items)
+            audit.record_many(
+                [
+                    audit.created_entry(order),
+                    *audit_entries,
+                    *(audit.created_entry(item) for item in order_items),
+                ]
+            )
+            order.items_placed = order_items
+            order.parts_placed = parts
     except IntegrityError as exc:
-        if "request_id" in str(exc):
-            raise Conflict(
-                f"An order with request_id '{request_id}' already exists.", field="request_id", code="duplicate_request"
-            ) from exc
-        raise
+        if "request_id" not in str(exc):
+            raise
+        existing = ServiceOrder.objects.filter(created_by=created_by, request_id=request_id).first()
+        if existing is not None and _same_lines(existing, lines):
+            # The same order was placed before but its answer was lost (e.g. a 503
+            # after the commit, when the idempotency record was released): the
+            # retry gets that order, never a second one.
+            existing.replayed = True
+            return existing
+        raise Conflict(
+            f"An order with request_id '{request_id}' already exists with other items.",
+            field="request_id",
+            code="duplicate_request",
+        ) from exc
     return order
+
+
+def _same_lines(order: ServiceOrder, lines: list[OrderLine]) -> bool:
+    placed = sorted(ServiceOrderItem.objects.filter(order=order).values_list("spare_part_id", "quantity"))
+    return placed == sorted((line.spare_part_id, line.quantity) for line in lines)
 
 
 def _lock_order(order_id: int) -> ServiceOrder:

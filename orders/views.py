@@ -5,7 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inventory.views import IDEMPOTENCY_HEADER
+from maintenance.schema import error_response
 from orders import selectors, services
 from orders.filters import ServiceOrderFilter
 from orders.serializers import (
@@ -50,20 +50,35 @@ class ServiceOrderViewSet(
             "first response with `Idempotent-Replayed: true`."
         ),
         request=OrderCreateSerializer,
-        responses={201: ServiceOrderSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: ServiceOrderSerializer,
+            404: error_response(404, "A spare part named in `items` does not exist (`missing_ids`)."),
+            409: error_response(
+                409,
+                "Not enough stock for a line (`insufficient_stock`, nothing written), the `request_id` is already "
+                "taken by another order, or its first request is still running (retry after `Retry-After`).",
+            ),
+        },
     )
     def create(self, request):
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order = services.place_order(**serializer.validated_data, created_by=request.user)
-        return self._respond(order.pk, status.HTTP_201_CREATED)
+        if getattr(order, "replayed", False):
+            response = self._respond(order.pk, status.HTTP_201_CREATED)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        # The new order is answered from memory: no query to read back what was just written.
+        data = ServiceOrderSerializer(selectors.placed_order_details(order)).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Edit client fields or move the status",
         request=OrderUpdateSerializer,
-        responses={200: ServiceOrderSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: ServiceOrderSerializer,
+            409: error_response(409, "The status cannot move there from the current one (`invalid_transition`)."),
+        },
     )
     def partial_update(self, request, pk=None):
         serializer = OrderUpdateSerializer(data=request.data)
@@ -74,8 +89,11 @@ class ServiceOrderViewSet(
     @extend_schema(
         summary="Add a line to an open order",
         request=OrderLineInputSerializer,
-        responses={201: ServiceOrderSerializer},
-        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: ServiceOrderSerializer,
+            404: error_response(404, "The order or the spare part does not exist."),
+            409: error_response(409, "The order is closed (`order_final`) or stock is short (`insufficient_stock`)."),
+        },
     )
     @action(detail=True, methods=["post"], url_path="items")
     def add_item(self, request, pk=None):
@@ -87,7 +105,10 @@ class ServiceOrderViewSet(
     @extend_schema(
         summary="Remove a line from an open order (its stock is returned)",
         parameters=[OpenApiParameter("item_id", int, OpenApiParameter.PATH)],
-        responses={200: ServiceOrderSerializer},
+        responses={
+            200: ServiceOrderSerializer,
+            409: error_response(409, "The order is closed (`order_final`) or this is its last line (`last_item`)."),
+        },
     )
     @action(detail=True, methods=["delete"], url_path=r"items/(?P<item_id>\d{1,18})")
     def remove_item(self, request, pk=None, item_id=None):

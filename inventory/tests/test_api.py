@@ -247,3 +247,18 @@ def test_part_list_costs_constant_queries(api, django_assert_num_queries):
         SparePartFactory(sku=f"A-STL-M{n}-50")
     with django_assert_num_queries(len(small.captured_queries)):
         assert len(api.get("/api/v1/items/?limit=100").json()["results"]) == 100
+
+
+def test_fast_part_representation_matches_the_generic_serializer():
+    from rest_framework import serializers
+
+    from inventory.serializers import SparePartSerializer
+
+    parts = [
+        SparePartFactory(price=Decimal("0.5"), stock=3, min_stock=5),
+        SparePartFactory(price=Decimal("1234.00"), stock=9, min_stock=1, category=None),
+    ]
+    for part in SparePart.objects.select_related("category").filter(pk__in=[p.pk for p in parts]):
+        serializer = SparePartSerializer()
+        generic = serializers.ModelSerializer.to_representation(serializer, part)
+        assert serializer.to_representation(part) == dict(generic)

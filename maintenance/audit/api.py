@@ -1,9 +1,11 @@
 """``GET /api/v1/audit/``: the audit trail for staff."""
 
 import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from maintenance.audit.models import Auditor
+from maintenance.filters import IsoDateTimeFilter
 from maintenance.permissions import IsStaff
 
 
@@ -36,8 +38,8 @@ class AuditorFilter(django_filters.FilterSet):
     object_id = django_filters.CharFilter()
     actor = django_filters.NumberFilter(field_name="actor_id")
     action = django_filters.ChoiceFilter(choices=Auditor.Action.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
+    since = IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    until = IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
     request_id = django_filters.CharFilter()
 
     class Meta:
@@ -45,6 +47,10 @@ class AuditorFilter(django_filters.FilterSet):
         fields = ["model", "object_id", "actor", "action", "since", "until", "request_id"]
 
 
+@extend_schema_view(
+    list=extend_schema(summary="List audit entries (staff only)"),
+    retrieve=extend_schema(summary="Get an audit entry (staff only)"),
+)
 class AuditorViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Auditor.objects.select_related("content_type", "actor")
     serializer_class = AuditorSerializer

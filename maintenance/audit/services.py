@@ -86,5 +86,10 @@ def record_many(entries: Iterable[tuple[models.Model, str, dict]]) -> list[Audit
     return rows
 
 
+def created_entry(instance: models.Model) -> tuple[models.Model, str, dict]:
+    """The entry for a newly created object (all its initial values), for :func:`record_many`."""
+    return instance, Auditor.Action.CREATE, diff({}, snapshot(instance))
+
+
 def record_created(instances: Iterable[models.Model]) -> list[Auditor]:
-    return record_many((instance, Auditor.Action.CREATE, diff({}, snapshot(instance))) for instance in instances)
+    return record_many(created_entry(instance) for instance in instances)

@@ -25,7 +25,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.db.models import F
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
@@ -42,6 +42,7 @@ MAX_KEY_LENGTH = 255
 ORDER_CREATE_PATH = "/api/v1/orders"
 # Responses that say nothing ran: not stored, so a retry runs for real.
 NOT_STORED_STATUSES = {401, 403, 413, 429}
+TABLE = ProcessedRequest._meta.db_table
 
 
 def _error(status: int, detail: str, code: str, headers: dict | None = None) -> JsonResponse:
@@ -104,8 +105,11 @@ class IdempotencyMiddleware:
         if key is None:
             return self.get_response(request)
         key = str(key)
-        if not key or len(key) > MAX_KEY_LENGTH:
-            return _error(400, f"The idempotency key must be 1 to {MAX_KEY_LENGTH} characters.", "invalid_key")
+        # PostgreSQL text cannot hold NUL: such a key could not be stored (a 500).
+        if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+            return _error(
+                400, f"The idempotency key must be 1 to {MAX_KEY_LENGTH} characters, without NUL.", "invalid_key"
+            )
         user = authenticate(request)
         if user is None:
             return self.get_response(request)
@@ -124,6 +128,8 @@ class IdempotencyMiddleware:
         value = data.get("request_id") if isinstance(data, dict) else None
         if isinstance(value, bool) or not isinstance(value, str | int):
             return None
+        if isinstance(value, str) and "\x00" in value:
+            return None  # not a usable key; the serializer refuses it with a field error
         return str(value)
 
     def _handle(self, request, user, path, key, digest):
@@ -133,36 +139,48 @@ class IdempotencyMiddleware:
             locked = cursor.fetchone()[0]
         if not locked:
             return self._in_flight()
+        unlocked = False
         try:
-            record, response = self._reserve(request, user, path, key, digest)
+            record_id, response = self._reserve(request, user, path, key, digest)
             if response is not None:
                 return response
             try:
                 response = self.get_response(request)
             except BaseException:
-                ProcessedRequest.objects.filter(pk=record.pk).delete()
+                self._release(record_id, lock)
+                unlocked = True
                 raise
-            self._finish(record, response)
+            self._finish(record_id, response, lock)
+            unlocked = True
             return response
         finally:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
-            except Exception:  # the connection is gone, and the lock went with it
-                logger.warning("could not release idempotency lock %s", lock)
+            if not unlocked:
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
+                except Exception:  # the connection is gone, and the lock went with it
+                    logger.warning("could not release idempotency lock %s", lock)
 
     def _reserve(self, request, user, path, key, digest):
-        """Return (record, None) to run the view, or (None, response) to answer at once."""
+        """Return (record id, None) to run the view, or (None, response) to answer at once.
+
+        The reservation is one autocommitted ``INSERT … ON CONFLICT DO NOTHING``
+        against the unique key: no explicit transaction, one round trip.
+        """
         now = timezone.now()
         window = timedelta(seconds=settings.IDEMPOTENCY_WINDOW_SECONDS)
         lookup = {"user": user, "method": request.method, "path": path, "key": key}
         for _ in range(3):
-            try:
-                with transaction.atomic():
-                    record = ProcessedRequest.objects.create(**lookup, fingerprint=digest, created_at=now)
-                return record, None
-            except IntegrityError:
-                pass
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {TABLE} (key, user_id, method, path, fingerprint, state, response_content_type, "
+                    "replay_count, created_at) VALUES (%s, %s, %s, %s, %s, %s, '', 0, %s) "
+                    "ON CONFLICT DO NOTHING RETURNING id",
+                    [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now],
+                )
+                row = cursor.fetchone()
+            if row is not None:
+                return row[0], None
             existing = ProcessedRequest.objects.filter(**lookup).first()
             if existing is None:
                 continue  # purged meanwhile: try the INSERT again
@@ -181,10 +199,40 @@ class IdempotencyMiddleware:
                 # gone (its worker died): take the key over and run.
                 existing.created_at = now
                 existing.save(update_fields=["created_at"])
-                return existing, None
+                return existing.pk, None
             ProcessedRequest.objects.filter(pk=existing.pk).update(replay_count=F("replay_count") + 1)
             return None, self._replay(existing)
         return None, self._in_flight()
+
+    @staticmethod
+    def _release(record_id: int, lock: int) -> None:
+        """Forget the key (the request did not complete) and release the lock, in one round trip."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {TABLE} WHERE id = %s) SELECT pg_advisory_unlock(%s)", [record_id, lock]
+            )
+
+    @classmethod
+    def _finish(cls, record_id: int, response, lock: int) -> None:
+        """Store the response with the key and release the lock, in one round trip."""
+        status = response.status_code
+        if status >= 500 or status in NOT_STORED_STATUSES or getattr(response, "streaming", False):
+            cls._release(record_id, lock)
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH done AS (UPDATE {TABLE} SET state = %s, response_status = %s, response_body = %s, "
+                "response_content_type = %s, completed_at = %s WHERE id = %s) SELECT pg_advisory_unlock(%s)",
+                [
+                    ProcessedRequest.State.COMPLETED,
+                    status,
+                    response.content,
+                    response.get("Content-Type", ""),
+                    timezone.now(),
+                    record_id,
+                    lock,
+                ],
+            )
 
     @staticmethod
     def _in_flight():
@@ -204,17 +252,3 @@ class IdempotencyMiddleware:
         )
         response["Idempotent-Replayed"] = "true"
         return response
-
-    @staticmethod
-    def _finish(record: ProcessedRequest, response) -> None:
-        status = response.status_code
-        if status >= 500 or status in NOT_STORED_STATUSES or getattr(response, "streaming", False):
-            ProcessedRequest.objects.filter(pk=record.pk).delete()
-            return
-        ProcessedRequest.objects.filter(pk=record.pk).update(
-            state=ProcessedRequest.State.COMPLETED,
-            response_status=status,
-            response_body=response.content,
-            response_content_type=response.get("Content-Type", ""),
-            completed_at=timezone.now(),
-        )

@@ -107,10 +107,18 @@ def test_expired_key_counts_as_new(api, settings):
     ProcessedRequest.objects.update(
         created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_WINDOW_SECONDS + 1)
     )
-    # The order itself still exists, so the database refuses a second one with this request_id.
+    # The order itself still exists: the same order again gets that order, never a second one...
     again = api.post("/api/v1/orders/", order(part, "old"), format="json")
-    assert again.status_code == 409
-    assert "Idempotent-Replayed" not in again
+    assert again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert ServiceOrder.objects.count() == 1
+    # ...and, once that key expired too, other items under that request_id are refused.
+    ProcessedRequest.objects.update(created_at=timezone.now() - timedelta(days=2))
+    other = api.post("/api/v1/orders/", order(part, "old", quantity=2), format="json")
+    assert other.status_code == 409
+    assert other.json()["code"] == "duplicate_request"
+    part.refresh_from_db()
+    assert part.stock == 4
     # With a header key the expired key simply runs again.
     url = f"/api/v1/items/{part.sku}/adjust-stock/"
     api.post(url, {"delta": 1}, format="json", HTTP_IDEMPOTENCY_KEY="k")

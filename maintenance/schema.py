@@ -1,0 +1,169 @@
+"""The error half of the OpenAPI schema.
+
+drf-spectacular documents what a view answers when all goes well. The errors
+come from layers it does not see (authentication, permissions, throttling, the
+idempotency and body-size middlewares, the exception handler), and they are the
+same for every operation of a kind, so :func:`document_error_responses` adds
+them to each operation by rule, once, instead of each view repeating them:
+
+* every operation: 401, 403, 429, 503, the ``X-Request-ID`` request header and
+  response header;
+* a path parameter: 404;
+* a request body: 400, 413, 415;
+* POST and PATCH: the ``Idempotency-Key`` header and its 400, 409 and 422;
+* a list with filters: 400.
+
+A view declares only what its own rules add (``404`` for an unknown part named
+in a body, ``409`` for a conflict) with :func:`error_response`.
+
+Error bodies are :class:`ErrorSerializer` (``{detail, code, request_id, …}``) or,
+for validation errors, a map of field name to messages.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+VALIDATION_ERROR_REF = {"$ref": "#/components/schemas/ValidationError"}
+
+# What a validation error looks like: field name → messages. A list field (an
+# order's ``items``) maps each failing element's index to the same shape.
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Validation errors: each invalid field (or `non_field_errors`) maps to its messages; "
+        "a list field maps the index of each invalid element to that element's errors."
+    ),
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "array", "items": {"type": "string"}},
+            {"$ref": "#/components/schemas/ValidationError"},
+        ]
+    },
+    "example": {
+        "sku": ["Invalid SKU format. Expected format: [CLASS]-[MATERIAL]-[SIZE]-[LENGTH], but got 'x'"],
+        "items": {"0": {"quantity": ["Ensure this value is greater than or equal to 1."]}},
+    },
+}
+
+REQUEST_ID_HEADER = {
+    "description": "The request's id: the `X-Request-ID` the client sent, or a new one. Also in the server's log line.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before retrying.",
+    "required": False,
+    "schema": {"type": "string"},
+}
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Makes a retry safe: the same key with the same body replays the first response.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+REQUEST_ID_PARAMETER = {
+    "in": "header",
+    "name": "X-Request-ID",
+    "required": False,
+    "description": (
+        "Your id for this request, echoed in the `X-Request-ID` response header and the server's log; "
+        "one is made up when absent or not 1-64 characters of letters, digits, `.`, `_`, `:` and `-`."
+    ),
+    "schema": {"type": "string"},
+}
+
+# Query parameters that never fail validation: pagination and ordering
+# fall back to their defaults. Any other query parameter is a filter, and a
+# filter with a bad value is a 400.
+LENIENT_QUERY_PARAMETERS = {"limit", "offset", "skip", "ordering"}
+
+BODY_METHODS = {"post", "put", "patch"}
+IDEMPOTENT_METHODS = {"post", "patch"}  # those maintenance.idempotency handles
+
+DESCRIPTIONS = {
+    400: "Invalid input: a field map of messages (validation), or `{detail, code}`.",
+    401: "Missing or invalid credentials.",
+    403: "Authenticated, but not allowed to do this.",
+    404: "Not found.",
+    409: "Conflict with the current state; `code` says which.",
+    413: "The request body is larger than the limit (`limit_bytes`).",
+    415: "Unsupported `Content-Type` for the request body.",
+    422: "This `Idempotency-Key` was already used with a different request body.",
+    429: "Too many requests; see `Retry-After`.",
+    503: "The database or the object store is unavailable or timed out; retry (see `Retry-After`).",
+}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error that is not a field map: `{detail, code, request_id}` and the rule's extras."""
+
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    code = serializers.CharField(required=False, help_text="What went wrong, for programs (e.g. `insufficient_stock`).")
+    request_id = serializers.CharField(required=False, help_text="The request's id, as in `X-Request-ID`.")
+    field = serializers.CharField(required=False, help_text="The input field at fault, when there is one.")
+
+
+def error_response(status_code: int, description: str | None = None) -> OpenApiResponse:
+    """A view's own error answer, for ``extend_schema(responses={...})``."""
+    return OpenApiResponse(response=ErrorSerializer, description=description or DESCRIPTIONS[status_code])
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def _error(status_code: int) -> dict:
+    schema = {"anyOf": [ERROR_REF, VALIDATION_ERROR_REF]} if status_code == 400 else ERROR_REF
+    response = {"description": DESCRIPTIONS[status_code], "content": _json(schema)}
+    if status_code in (409, 429, 503):
+        response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+    return response
+
+
+def _error_statuses(method: str, operation: dict) -> set[int]:
+    parameters = operation.get("parameters", [])
+    statuses = {401, 403, 429, 503}
+    if any(p["in"] == "path" for p in parameters):
+        statuses.add(404)
+    if "requestBody" in operation:
+        statuses |= {400, 413, 415}
+    if method in IDEMPOTENT_METHODS:
+        statuses |= {400, 409, 422}
+    if any(p["in"] == "query" and p["name"] not in LENIENT_QUERY_PARAMETERS for p in parameters):
+        statuses.add(400)
+    return statuses
+
+
+def _add_parameter(operation: dict, parameter: dict) -> None:
+    parameters = operation.setdefault("parameters", [])
+    for index, existing in enumerate(parameters):
+        if existing["in"] == parameter["in"] and existing["name"].lower() == parameter["name"].lower():
+            parameters[index] = parameter
+            return
+    parameters.append(parameter)
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the errors every operation can answer, by rule."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    if "Error" not in schemas:
+        raise RuntimeError("No view uses maintenance.schema.ErrorSerializer, so the Error component is missing.")
+    schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            _add_parameter(operation, REQUEST_ID_PARAMETER)
+            if method in IDEMPOTENT_METHODS:
+                _add_parameter(operation, IDEMPOTENCY_KEY_PARAMETER)
+            responses = operation["responses"]
+            for status_code in sorted(_error_statuses(method, operation)):
+                responses.setdefault(str(status_code), _error(status_code))
+            for response in responses.values():
+                response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER
+    return result
