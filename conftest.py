@@ -41,8 +41,8 @@ def pytest_runtest_teardown(item, nextitem):
     """
     yield
     marker = item.get_closest_marker("django_db")
-    if not marker or not marker.kwargs.get("serialized_rollback"):
-        return
+    if nextitem is None or not marker or not marker.kwargs.get("serialized_rollback"):
+        return  # (after the last test the test database is already gone)
     from django.contrib.contenttypes.models import ContentType
     from django.db import connection
 

@@ -20,7 +20,7 @@ from inventory import services
 from inventory.forms import CategoryAdminForm, SparePartAdminForm
 from inventory.models import Category, SparePart, StockMovement
 from inventory.resources import SparePartResource
-from maintenance.admin_mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.admin_mixins import ReadOnlyAdminMixin, ServiceFormAdminMixin, ServiceRefused, sync_instance
 from maintenance.audit.admin import AuditHistoryAdminMixin
 from maintenance.errors import BusinessError
 
@@ -193,7 +193,7 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The ledger, read-only: movements are written by the services only."""
 
     list_display = ("date_created", "spare_part", "delta_display", "stock_after", "reason", "order", "actor", "note")
@@ -203,15 +203,6 @@ class StockMovementAdmin(admin.ModelAdmin):
     search_help_text = "Exact SKU, or part of the note."
     date_hierarchy = "date_created"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def lookup_allowed(self, lookup, value, request=None):
         # ?spare_part__id__exact=… is the link from a part's page.

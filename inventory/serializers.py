@@ -64,27 +64,38 @@ class SparePartSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, part):
-        # The catalogue list is the hottest read: build the dict directly (the
-        # fields' own to_representation keeps the formats), skipping DRF's
-        # per-field attribute lookup and the nested serializer. A test checks it
-        # against the generic path.
-        fields = self.fields
-        category = part.category
-        return {
-            "id": part.pk,
-            "name": part.name,
-            "sku": part.sku,
-            "price": fields["price"].to_representation(part.price),
-            "stock": part.stock,
-            "min_stock": part.min_stock,
-            "is_low_stock": part.stock <= part.min_stock,
-            "category_id": part.category_id,
-            "category": None
-            if category is None
-            else {"id": category.pk, "name": category.name, "description": category.description},
-            "date_created": fields["date_created"].to_representation(part.date_created),
-            "date_updated": fields["date_updated"].to_representation(part.date_updated),
-        }
+        return part_representation(part)
+
+
+# Formatters for the hand-built representations below: the same DRF fields the
+# generic path uses, created once instead of once per serializer instance.
+MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
+TIMESTAMP = serializers.DateTimeField()
+
+
+def part_representation(part: SparePart) -> dict:
+    """A part as :class:`SparePartSerializer` shows it, built directly.
+
+    The catalogue list and every order line show parts: building the dict here
+    skips DRF's per-instance field construction (model introspection) and its
+    per-field attribute lookups. A test checks it against the generic path.
+    """
+    category = part.category
+    return {
+        "id": part.pk,
+        "name": part.name,
+        "sku": part.sku,
+        "price": MONEY.to_representation(part.price),
+        "stock": part.stock,
+        "min_stock": part.min_stock,
+        "is_low_stock": part.stock <= part.min_stock,
+        "category_id": part.category_id,
+        "category": None
+        if category is None
+        else {"id": category.pk, "name": category.name, "description": category.description},
+        "date_created": TIMESTAMP.to_representation(part.date_created),
+        "date_updated": TIMESTAMP.to_representation(part.date_updated),
+    }
 
 
 class CategoryIdField(serializers.PrimaryKeyRelatedField):

@@ -88,3 +88,16 @@ def sync_instance(target, source) -> None:
         setattr(target, field.attname, getattr(source, field.attname))
     target._state.adding = False
     target._state.db = source._state.db
+
+
+class ReadOnlyAdminMixin:
+    """A record nobody edits by hand (ledger, audit trail, idempotency keys): view only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -172,7 +172,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON_RATE", default="60/minute"),
-        "user": env("THROTTLE_USER_RATE", default="100000/hour"),
+        "user": env("THROTTLE_USER_RATE", default="6000/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -23,6 +23,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
+from maintenance.admin_mixins import ReadOnlyAdminMixin
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
 
@@ -172,7 +173,7 @@ class AuditedModelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Auditor)
-class AuditorAdmin(admin.ModelAdmin):
+class AuditorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("timestamp", "action", "model_name", "object_link", "actor", "request_id", "changes_summary")
     list_filter = ("action", AuditedModelFilter, "actor", "timestamp")
     list_select_related = ("content_type", "actor")
@@ -193,15 +194,6 @@ class AuditorAdmin(admin.ModelAdmin):
         "remote_addr",
     )
     readonly_fields = ("changes_table",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def lookup_allowed(self, lookup, value, request=None):
         # ?object_id=… is the link from an object's History page.

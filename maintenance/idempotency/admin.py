@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 
+from maintenance.admin_mixins import ReadOnlyAdminMixin
 from maintenance.idempotency.models import ProcessedRequest
 
 
 @admin.register(ProcessedRequest)
-class ProcessedRequestAdmin(admin.ModelAdmin):
+class ProcessedRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("key", "user", "method", "path", "state", "response_status", "created_at", "replay_count")
     list_filter = ("state", "method", "response_status", "created_at")
     list_select_related = ("user",)
@@ -30,15 +31,6 @@ class ProcessedRequestAdmin(admin.ModelAdmin):
         "completed_at",
     )
     readonly_fields = ("response_size",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         # The list never shows the stored response bodies: don't load them.

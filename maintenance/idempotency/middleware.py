@@ -43,6 +43,19 @@ ORDER_CREATE_PATH = "/api/v1/orders"
 # Responses that say nothing ran: not stored, so a retry runs for real.
 NOT_STORED_STATUSES = {401, 403, 413, 429}
 TABLE = ProcessedRequest._meta.db_table
+# The reservation: an INSERT against the unique key; no row back means the key exists.
+INSERT_SQL = (
+    f"INSERT INTO {TABLE} (key, user_id, method, path, fingerprint, state, response_content_type, "
+    "replay_count, created_at) VALUES (%s, %s, %s, %s, %s, %s, '', 0, %s) ON CONFLICT DO NOTHING RETURNING id"
+)
+# The advisory lock and the reservation in one round trip: the INSERT runs only if the lock was taken.
+LOCK_AND_RESERVE_SQL = (
+    "WITH lock AS (SELECT pg_try_advisory_lock(%s) AS taken), "
+    f"reserved AS (INSERT INTO {TABLE} (key, user_id, method, path, fingerprint, state, response_content_type, "
+    "replay_count, created_at) SELECT %s, %s, %s, %s, %s, %s, '', 0, %s FROM lock WHERE taken "
+    "ON CONFLICT DO NOTHING RETURNING id) "
+    "SELECT (SELECT taken FROM lock), (SELECT id FROM reserved)"
+)
 
 
 def _error(status: int, detail: str, code: str, headers: dict | None = None) -> JsonResponse:
@@ -134,14 +147,19 @@ class IdempotencyMiddleware:
 
     def _handle(self, request, user, path, key, digest):
         lock = lock_id(user.pk, request.method, path, key)
+        now = timezone.now()
+        params = [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now]
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock])
-            locked = cursor.fetchone()[0]
+            cursor.execute(LOCK_AND_RESERVE_SQL, [lock, *params])
+            locked, reserved_id = cursor.fetchone()
         if not locked:
             return self._in_flight()
         unlocked = False
         try:
-            record_id, response = self._reserve(request, user, path, key, digest)
+            if reserved_id is not None:
+                record_id, response = reserved_id, None
+            else:
+                record_id, response = self._reserve(request, user, path, key, digest)
             if response is not None:
                 return response
             try:
@@ -173,10 +191,7 @@ class IdempotencyMiddleware:
         for _ in range(3):
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"INSERT INTO {TABLE} (key, user_id, method, path, fingerprint, state, response_content_type, "
-                    "replay_count, created_at) VALUES (%s, %s, %s, %s, %s, %s, '', 0, %s) "
-                    "ON CONFLICT DO NOTHING RETURNING id",
-                    [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now],
+                    INSERT_SQL, [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now]
                 )
                 row = cursor.fetchone()
             if row is not None:
