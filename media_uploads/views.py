@@ -7,14 +7,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from maintenance.errors import NotFound
+from maintenance.resilience import MULTIPART_OVERHEAD
 from maintenance.schema import error_response
 from media_uploads import services
 from media_uploads.models import ServiceOrderImage
 from media_uploads.serializers import ImageUploadSerializer, ServiceOrderImageSerializer
 from orders.models import ServiceOrder
-
-# Multipart framing around the file: a request may exceed the image limit by this much.
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 def _content_length(request) -> int:
