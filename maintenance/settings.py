@@ -242,6 +242,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.server": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
         "maintenance.requests": {"level": env("REQUEST_LOG_LEVEL", default="INFO"), "propagate": True},
     },
 }
