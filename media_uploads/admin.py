@@ -50,16 +50,7 @@ class ServiceOrderImageAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("order", "file")
-        return (
-            "order",
-            "large_preview",
-            "original_name",
-            "content_type",
-            "dimensions",
-            "size",
-            "uploaded_by",
-            "date_created",
-        )
+        return ("order", *self.readonly_fields)
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else ("order", *self.readonly_fields)

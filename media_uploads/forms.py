@@ -22,12 +22,17 @@ class ImageUploadAdminForm(forms.ModelForm):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        try:
-            services.check_upload_size(upload.size)
-            upload.seek(0)  # the admin may validate the same POST twice
-            data = upload.read()
-            services.inspect_image(data)
-        except BusinessError as error:
-            raise forms.ValidationError(error.message, code=error.code)
-        self.image_data = data
+        self.image_data = validated_image_bytes(upload)
         return upload
+
+
+def validated_image_bytes(upload) -> bytes:
+    """The bytes of an uploaded image, checked by the same rules as the API (size, content)."""
+    try:
+        services.check_upload_size(upload.size)
+        upload.seek(0)  # the admin may validate the same POST twice
+        data = upload.read()
+        services.inspect_image(data)
+    except BusinessError as error:
+        raise forms.ValidationError(error.message, code=error.code)
+    return data

@@ -6,8 +6,7 @@ from django import forms
 from django.conf import settings
 from django.forms.models import BaseInlineFormSet
 
-from maintenance.errors import BusinessError
-from media_uploads import services as media
+from media_uploads.forms import validated_image_bytes
 from orders.models import ALLOWED_TRANSITIONS, ServiceOrder, ServiceOrderItem
 
 
@@ -41,14 +40,7 @@ class ServiceOrderAdminForm(forms.ModelForm):
         upload = self.cleaned_data.get("new_image")
         if not upload:
             return upload
-        try:
-            media.check_upload_size(upload.size)
-            upload.seek(0)  # the admin may validate the same POST twice
-            data = upload.read()
-            media.inspect_image(data)
-        except BusinessError as error:
-            raise forms.ValidationError(error.message, code=error.code)
-        self.new_image_data = data
+        self.new_image_data = validated_image_bytes(upload)
         return upload
 
 
