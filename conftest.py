@@ -96,6 +96,13 @@ def api(superuser) -> APIClient:
 
 
 @pytest.fixture
+def staff(client, superuser):
+    """A Django test client logged in to the admin as a superuser."""
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
 def anon() -> APIClient:
     return APIClient()
 

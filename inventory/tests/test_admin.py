@@ -25,12 +25,6 @@ CHANGELIST = reverse("admin:inventory_sparepart_changelist")
 ADD = reverse("admin:inventory_sparepart_add")
 
 
-@pytest.fixture
-def staff(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def change_url(part):
     return reverse("admin:inventory_sparepart_change", args=[part.pk])
 

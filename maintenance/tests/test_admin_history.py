@@ -21,12 +21,6 @@ pytestmark = pytest.mark.django_db
 AUDIT_LIST = reverse("admin:audit_auditor_changelist")
 
 
-@pytest.fixture
-def staff(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def test_audit_list_filters_and_search(staff, api):
     part = SparePartFactory(sku="A-STL-M10-50", price=Decimal("10.00"))
     api.patch("/api/v1/items/A-STL-M10-50", {"price": "12.50"}, format="json", HTTP_X_REQUEST_ID="req-price-1")

@@ -22,12 +22,6 @@ pytestmark = pytest.mark.django_db
 INDEX = reverse("admin:index")
 
 
-@pytest.fixture
-def staff(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def place(part, request_id, days_ago=0):
     order = orders.place_order(request_id=request_id, items=[{"spare_part_id": part.pk, "quantity": 1}])
     if days_ago:

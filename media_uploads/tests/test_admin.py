@@ -24,12 +24,6 @@ ADD = reverse("admin:media_uploads_serviceorderimage_add")
 
 
 @pytest.fixture
-def staff(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def order():
     part = SparePartFactory(stock=10)
     return orders.place_order(request_id="photos", items=[{"spare_part_id": part.pk, "quantity": 1}])

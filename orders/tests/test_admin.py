@@ -25,12 +25,6 @@ CHANGELIST = reverse("admin:orders_serviceorder_changelist")
 ADD = reverse("admin:orders_serviceorder_add")
 
 
-@pytest.fixture
-def staff(client, superuser):
-    client.force_login(superuser)
-    return client
-
-
 def change_url(order):
     return reverse("admin:orders_serviceorder_change", args=[order.pk])
 
