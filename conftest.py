@@ -20,9 +20,11 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from maintenance.roles import ROLE_PERMISSIONS
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -59,6 +61,16 @@ def pytest_runtest_teardown(item, nextitem):
     ContentType.objects.clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _forget_remembered_tokens():
+    """Each test starts with no API token remembered by this process (maintenance.authentication)."""
+    from maintenance.authentication import forget_tokens
+
+    forget_tokens()
+    yield
+    forget_tokens()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _storage_prefix():
     """Objects outlive test transactions: keep each run's uploads under its own prefix."""
@@ -87,6 +99,16 @@ def client_for(user) -> APIClient:
 @pytest.fixture
 def superuser(db):
     return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def roles(db):
+    """The groups come from a data migration; make sure they exist after a flushing test too."""
+    for name, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """API representations of the inventory. They translate; the rules live in services."""
 
+import datetime
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -67,35 +69,87 @@ class SparePartSerializer(serializers.ModelSerializer):
         return part_representation(part)
 
 
-# Formatters for the hand-built representations below: the same DRF fields the
+# Formatters for the hand-built representations below: the same DRF field the
 # generic path uses, created once instead of once per serializer instance.
 MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
-TIMESTAMP = serializers.DateTimeField()
 
 
-def part_representation(part: SparePart) -> dict:
-    """A part as :class:`SparePartSerializer` shows it, built directly.
+def format_timestamp(value: datetime.datetime | None, tz: datetime.tzinfo | None = None) -> str | None:
+    """What DRF's ``DateTimeField`` writes (ISO 8601, ``Z`` for UTC), minus its cost.
 
-    The catalogue list and every order line show parts: building the dict here
-    skips DRF's per-instance field construction (model introspection) and its
-    per-field attribute lookups. A test checks it against the generic path.
+    DRF looks the current time zone up for every value (a context-local read);
+    a page passes ``tz`` once for all its rows.
     """
-    category = part.category
+    if value is None:
+        return None
+    text = value.astimezone(tz or timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# The columns of a part as the API shows it, for ``values_list`` reads.
+PART_ROW_FIELDS = (
+    "id",
+    "name",
+    "sku",
+    "price",
+    "stock",
+    "min_stock",
+    "category_id",
+    "category__name",
+    "category__description",
+    "date_created",
+    "date_updated",
+)
+
+
+def part_row_representation(row: tuple, tz: datetime.tzinfo) -> dict:
+    """A part as :class:`SparePartSerializer` shows it, from a row of ``PART_ROW_FIELDS``.
+
+    The catalogue list, and every order line, show parts: building the dict here
+    skips DRF's per-instance field construction, its per-field attribute lookups
+    and (for the list) the model instances. A test checks it against the generic
+    serializer.
+    """
+    pk, name, sku, price, stock, min_stock, category_id, category_name, category_description, created, updated = row
     return {
-        "id": part.pk,
-        "name": part.name,
-        "sku": part.sku,
-        "price": MONEY.to_representation(part.price),
-        "stock": part.stock,
-        "min_stock": part.min_stock,
-        "is_low_stock": part.stock <= part.min_stock,
-        "category_id": part.category_id,
+        "id": pk,
+        "name": name,
+        "sku": sku,
+        "price": MONEY.to_representation(price),
+        "stock": stock,
+        "min_stock": min_stock,
+        "is_low_stock": stock <= min_stock,
+        "category_id": category_id,
         "category": None
-        if category is None
-        else {"id": category.pk, "name": category.name, "description": category.description},
-        "date_created": TIMESTAMP.to_representation(part.date_created),
-        "date_updated": TIMESTAMP.to_representation(part.date_updated),
+        if category_id is None
+        else {"id": category_id, "name": category_name, "description": category_description},
+        "date_created": format_timestamp(created, tz),
+        "date_updated": format_timestamp(updated, tz),
     }
+
+
+def part_rows_representation(rows) -> list[dict]:
+    tz = timezone.get_current_timezone()
+    return [part_row_representation(row, tz) for row in rows]
+
+
+def part_representation(part: SparePart, tz: datetime.tzinfo | None = None) -> dict:
+    """A part instance (its ``category`` loaded) as :class:`SparePartSerializer` shows it."""
+    category = part.category if part.category_id is not None else None
+    row = (
+        part.pk,
+        part.name,
+        part.sku,
+        part.price,
+        part.stock,
+        part.min_stock,
+        part.category_id,
+        category.name if category is not None else None,
+        category.description if category is not None else None,
+        part.date_created,
+        part.date_updated,
+    )
+    return part_row_representation(row, tz or timezone.get_current_timezone())
 
 
 class CategoryIdField(serializers.PrimaryKeyRelatedField):

@@ -18,6 +18,7 @@ from inventory.models import Category, SparePart, StockMovement
 from inventory.validators import normalize_sku, sku_error
 from maintenance.audit import services as audit
 from maintenance.audit.models import Auditor
+from maintenance.db import insert_rows
 from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
 
 Reason = StockMovement.Reason
@@ -253,7 +254,7 @@ def apply_stock_deltas(
     from maintenance.audit.context import current_actor
 
     actor = current_actor()
-    movements = StockMovement.objects.bulk_create(
+    movements = insert_rows(
         [
             StockMovement(
                 spare_part_id=part_id,

@@ -9,6 +9,7 @@ from inventory import services
 from inventory.filters import SparePartFilter
 from inventory.models import Category, SparePart
 from inventory.serializers import (
+    PART_ROW_FIELDS,
     CategorySerializer,
     SparePartCreateSerializer,
     SparePartSerializer,
@@ -16,6 +17,7 @@ from inventory.serializers import (
     StockAdjustmentSerializer,
     StockMovementPageSerializer,
     StockMovementSerializer,
+    part_rows_representation,
 )
 from maintenance.schema import error_response
 
@@ -83,6 +85,12 @@ class SparePartViewSet(
 
     def get_object(self):
         return services.get_part_by_sku(self.kwargs["sku"])
+
+    def list(self, request):
+        # The hottest read of the API: rows, not model instances (see part_row_representation).
+        queryset = self.filter_queryset(self.get_queryset()).values_list(*PART_ROW_FIELDS)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(part_rows_representation(page))
 
     @extend_schema(
         summary="Create a spare part",

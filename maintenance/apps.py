@@ -6,3 +6,8 @@ class MaintenanceConfig(AppConfig):
 
     name = "maintenance"
     verbose_name = "Maintenance Service"
+
+    def ready(self) -> None:
+        from maintenance import authentication
+
+        authentication.connect_signals()

@@ -88,6 +88,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A connection dropped by a database restart is noticed before use, not by a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 # One stuck query must not hold a worker forever.
 _statement_timeout_ms = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000)
@@ -179,7 +181,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "maintenance.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "maintenance.filters.FilterBackend",
         "maintenance.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
@@ -221,6 +223,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- idempotency -----------------------------------------------------------
 IDEMPOTENCY_WINDOW_SECONDS = env.int("IDEMPOTENCY_WINDOW_SECONDS", default=86400)
+# How long a worker process remembers a valid API token (maintenance.authentication); 0 = never.
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=5)
 
 # --- security (production values come from the environment) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("USE_X_FORWARDED_PROTO", False) else None

@@ -1,10 +1,11 @@
 """API representations of service orders."""
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from inventory.serializers import MONEY, TIMESTAMP, SparePartSerializer, part_representation
+from inventory.serializers import MONEY, SparePartSerializer, format_timestamp, part_representation
 from media_uploads.serializers import ServiceOrderImageSerializer
 from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
 
@@ -99,6 +100,7 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
         # Every order answer goes through here: built directly (see
         # part_representation); a test checks it against the generic path.
         images = order.images.all()
+        tz = timezone.get_current_timezone()
         return {
             "id": order.pk,
             "request_id": order.request_id,
@@ -110,20 +112,20 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
             "client_email": order.client_email,
             "description": order.description,
             "created_by": order.created_by.username if order.created_by_id else None,
-            "items": [item_representation(item) for item in order.items.all()],
+            "items": [item_representation(item, tz) for item in order.items.all()],
             "images": ServiceOrderImageSerializer(images, many=True).data if images else [],
-            "date_created": TIMESTAMP.to_representation(order.date_created),
-            "date_updated": TIMESTAMP.to_representation(order.date_updated),
+            "date_created": format_timestamp(order.date_created, tz),
+            "date_updated": format_timestamp(order.date_updated, tz),
         }
 
 
-def item_representation(item: ServiceOrderItem) -> dict:
+def item_representation(item: ServiceOrderItem, tz=None) -> dict:
     return {
         "id": item.pk,
         "spare_part_id": item.spare_part_id,
         "quantity": item.quantity,
         "unit_price": MONEY.to_representation(item.unit_price),
         "line_total": MONEY.to_representation(item.line_total),
-        "spare_part": part_representation(item.spare_part),
-        "date_created": TIMESTAMP.to_representation(item.date_created),
+        "spare_part": part_representation(item.spare_part, tz),
+        "date_created": format_timestamp(item.date_created, tz),
     }

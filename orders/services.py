@@ -1,9 +1,9 @@
 """Service-order business rules, used by the API and the admin alike.
 
 Placing an order locks the parts' rows in id order, checks stock on the total
-requested per part, and writes the order, its lines (one ``bulk_create``), the
-stock decrements (one guarded ``UPDATE``), the ledger movements and the audit
-rows in one transaction. The number of queries does not grow with the lines.
+requested per part, and writes the order, its lines (one INSERT), the stock
+decrements (one guarded ``UPDATE``), the ledger movements and the audit rows in
+one transaction. The number of queries does not grow with the lines.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from inventory import services as inventory
 from inventory.models import StockMovement
 from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
+from maintenance.db import insert_rows
 from maintenance.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
@@ -85,9 +86,9 @@ def place_order(
             if missing:
                 raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
             total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
-            # bulk_create skips the audit signal: the order's row is written below
+            # insert_rows skips the audit signal: the order's row is written below
             # with the stock and line rows, in one INSERT.
-            (order,) = ServiceOrder.objects.bulk_create(
+            (order,) = insert_rows(
                 [
                     ServiceOrder(
                         request_id=request_id,
@@ -109,7 +110,7 @@ def place_order(
                 locked=parts,
                 audit_entries=audit_entries,
             )
-            order_items = ServiceOrderItem.objects.bulk_create(
+            order_items = insert_rows(
                 [
                     ServiceOrderItem(
                         order=order,

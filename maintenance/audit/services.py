@@ -1,5 +1,5 @@
 """Writing audit rows. Signals call these for ordinary saves; service functions
-call them directly for the writes that bypass signals (``bulk_create``,
+call them directly for the writes that bypass signals (``insert_rows``, ``bulk_create``,
 ``QuerySet.update`` and ``F()`` stock updates)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from django.db.models.fields.files import FieldFile
 
 from maintenance.audit import context
 from maintenance.audit.models import Auditor
+from maintenance.db import insert_rows
 
 # Never written to the audit trail, whatever the model.
 SECRET_FIELD_MARKERS = ("password", "token", "secret", "key")
@@ -82,7 +83,7 @@ def record_many(entries: Iterable[tuple[models.Model, str, dict]]) -> list[Audit
     """Audit several changes with one INSERT (for bulk paths)."""
     rows = [build_entry(instance, action, changes) for instance, action, changes in entries]
     if rows:
-        Auditor.objects.bulk_create(rows)
+        insert_rows(rows)
     return rows
 
 

@@ -5,30 +5,19 @@ import subprocess
 import sys
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 from PIL import Image
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
 from conftest import PROJECT_DIR, client_for, make_user
 from inventory.tests.factories import CategoryFactory, SparePartFactory
-from maintenance.roles import INVENTORY_MANAGERS, ROLE_PERMISSIONS, TECHNICIANS, VIEWERS
+from maintenance.roles import INVENTORY_MANAGERS, TECHNICIANS, VIEWERS
 from orders import services as orders
 
 pytestmark = pytest.mark.django_db
 
 IM, TECH, VIEW, NONE, ANON = "inventory_manager", "technician", "viewer", "no_role", "anonymous"
 ROLE_GROUPS = {IM: INVENTORY_MANAGERS, TECH: TECHNICIANS, VIEW: VIEWERS, NONE: None}
-
-
-@pytest.fixture
-def roles():
-    """The groups come from a data migration; make sure they exist after a flushing test too."""
-    for name, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
 
 
 @pytest.fixture
