@@ -68,7 +68,8 @@ class StockMovement(models.Model):
         ORDER_LINE_REMOVED = "order_line_removed", "Returned from a removed order line"
         IMPORT = "import", "Import"
 
-    spare_part = models.ForeignKey(SparePart, on_delete=models.CASCADE, related_name="movements")
+    # Indexed by inventory_movement_part_idx, whose first column it is.
+    spare_part = models.ForeignKey(SparePart, on_delete=models.CASCADE, related_name="movements", db_index=False)
     delta = models.IntegerField()
     stock_after = models.IntegerField()
     reason = models.CharField(max_length=32, choices=Reason.choices)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
@@ -192,14 +193,42 @@ def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT
 # --- the one place stock changes ---------------------------------------------
 
 
-def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
-    """Lock the parts' rows in id order (so concurrent orders never deadlock)."""
-    ids = sorted(set(part_ids))
-    # The category comes along for the response; only the parts' rows are locked.
-    parts = (
-        SparePart.objects.select_related("category").select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+@lru_cache(maxsize=1)
+def _lock_parts_sql() -> str:
+    quote = connection.ops.quote_name
+    part_columns = ", ".join(f"p.{quote(field.column)}" for field in SparePart._meta.concrete_fields)
+    category_columns = ", ".join(f"c.{quote(field.column)}" for field in Category._meta.concrete_fields)
+    return (
+        f"SELECT {part_columns}, {category_columns} "
+        f"FROM {quote(SparePart._meta.db_table)} p LEFT JOIN {quote(Category._meta.db_table)} c "
+        f"ON c.{quote(Category._meta.pk.column)} = p.{quote(SparePart._meta.get_field('category').column)} "
+        f"WHERE p.{quote(SparePart._meta.pk.column)} = ANY(%s) ORDER BY p.{quote(SparePart._meta.pk.column)} "
+        "FOR UPDATE OF p"
     )
-    return {part.pk: part for part in parts}
+
+
+def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
+    """Lock the parts' rows in id order (so concurrent orders never deadlock).
+
+    Every order runs this, so it is one SQL text for any number of ids, built
+    once (the ORM compiled the same SELECT … FOR UPDATE for every order). The
+    category comes along for the response; only the parts' rows are locked.
+    """
+    ids = sorted(set(part_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_parts_sql(), [ids])
+        rows = cursor.fetchall()
+    part_names = [field.attname for field in SparePart._meta.concrete_fields]
+    category_names = [field.attname for field in Category._meta.concrete_fields]
+    width = len(part_names)
+    category_field = SparePart._meta.get_field("category")
+    parts = {}
+    for row in rows:
+        part = SparePart.from_db(connection.alias, part_names, row[:width])
+        category = None if row[width] is None else Category.from_db(connection.alias, category_names, row[width:])
+        category_field.set_cached_value(part, category)
+        parts[part.pk] = part
+    return parts
 
 
 def apply_stock_deltas(

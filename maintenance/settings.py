@@ -88,8 +88,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A connection dropped by a database restart is noticed before use, not by a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+# Parameters bound by the server, and statements run more than
+# DATABASE_PREPARE_THRESHOLD times on a connection prepared once (psycopg's own
+# cache): the server then skips parsing and planning the same order SQL again.
+# Behind a pooler in transaction mode without prepared-statement support, set
+# DATABASE_PREPARE_THRESHOLD=0 (or DATABASE_SERVER_SIDE_BINDING=false).
 if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    _prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare_threshold or None
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 # One stuck query must not hold a worker forever.
 _statement_timeout_ms = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000)

@@ -35,7 +35,12 @@ class ServiceOrder(TimestampedModel):
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="service_orders"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="service_orders",
+        db_index=False,  # the unique (created_by, request_id) constraint's index serves it
     )
 
     class Meta:
@@ -72,6 +77,8 @@ class ServiceOrderItem(TimestampedModel):
     spare_part = models.ForeignKey("inventory.SparePart", on_delete=models.PROTECT, related_name="order_items")
     quantity = models.IntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2, help_text="The part's price when ordered.")
+    # Lines are read through their order, never by date: no index to maintain on every order.
+    date_created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]

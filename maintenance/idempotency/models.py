@@ -11,7 +11,12 @@ class ProcessedRequest(models.Model):
 
     key = models.CharField(max_length=255)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # idempotency_key_unique starts with it
     )
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=255)
