@@ -8,18 +8,22 @@ in the caller's transaction. So ``stock == sum(movement.delta)`` always holds.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from inventory.models import Category, SparePart, StockMovement
 from inventory.validators import normalize_sku, sku_error
 from maintenance.audit import services as audit
+from maintenance.audit.context import current_actor
 from maintenance.audit.models import Auditor
-from maintenance.db import insert_rows
+from maintenance.db import RowCountMismatch, Statement, allocate_ids, execute_together, insert_statement
 from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
 
 Reason = StockMovement.Reason
@@ -231,6 +235,95 @@ def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
     return parts
 
 
+@dataclass
+class StockChange:
+    """Stock deltas checked against locked parts, ready to be written.
+
+    :func:`apply_stock_deltas` writes one at once; ``orders.services.place_order``
+    writes it in the same statement as the order's own rows. Either way the
+    writes are the guarded stock ``UPDATE`` and the ledger rows from
+    :meth:`statements`, plus the audit rows of ``audit_entries``.
+    """
+
+    parts: Mapping[int, SparePart]
+    deltas: dict[int, int]
+    movements: list[StockMovement]
+    audit_entries: list
+    changed_at: datetime.datetime
+
+    def statements(self) -> list[Statement]:
+        ids = sorted(self.deltas)
+        values = ", ".join(["(%s::bigint, %s::integer)"] * len(ids))
+        params = [self.changed_at, *(item for part_id in ids for item in (part_id, self.deltas[part_id]))]
+        # Guarded: the WHERE makes the database refuse a negative stock even if a
+        # caller forgot to lock (the row count then differs, and execute_together
+        # raises); the check constraint is the last line.
+        update = Statement(
+            f"UPDATE {SparePart._meta.db_table} AS p SET stock = p.stock + v.delta, date_updated = %s "
+            f"FROM (VALUES {values}) AS v(id, delta) "
+            "WHERE p.id = v.id AND p.stock + v.delta >= 0 RETURNING p.id",
+            params,
+            len(ids),
+        )
+        return [update, insert_statement(self.movements)]
+
+    def written(self) -> None:
+        """Bring the locked parts in memory up to date once the statements ran."""
+        for movement in self.movements:
+            part = self.parts[movement.spare_part_id]
+            part.stock = movement.stock_after
+            part.date_updated = self.changed_at
+
+
+def prepare_stock_deltas(
+    deltas: Mapping[int, int],
+    *,
+    reason: str,
+    locked: Mapping[int, SparePart],
+    movement_ids: Iterable[int],
+    order=None,
+    note: str = "",
+) -> StockChange:
+    """Check ``deltas`` (part id -> change, none zero) against parts the caller has locked.
+
+    Raises :class:`NotFound` for unknown ids and :class:`InsufficientStock` if any
+    stock would go below zero; then nothing is written. The ledger rows get the
+    ids in ``movement_ids`` (from ``maintenance.db.allocate_ids``).
+    """
+    missing = sorted(part_id for part_id in deltas if part_id not in locked)
+    if missing:
+        raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
+    ids = sorted(deltas)
+    for part_id in ids:
+        part = locked[part_id]
+        if part.stock + deltas[part_id] < 0:
+            raise InsufficientStock(
+                f"Insufficient stock for '{part.name}' (SKU: {part.sku}). "
+                f"Available: {part.stock}, Requested: {-deltas[part_id]}",
+                extra={"sku": part.sku, "available": part.stock, "requested": -deltas[part_id]},
+            )
+    actor = current_actor()
+    movements = [
+        StockMovement(
+            id=movement_id,
+            spare_part_id=part_id,
+            delta=deltas[part_id],
+            # The row is locked: its stock now plus the delta is what the UPDATE leaves.
+            stock_after=locked[part_id].stock + deltas[part_id],
+            reason=reason,
+            order=order,
+            actor=actor,
+            note=note or "",
+        )
+        for part_id, movement_id in zip(ids, movement_ids, strict=True)
+    ]
+    entries = [
+        (locked[m.spare_part_id], Auditor.Action.UPDATE, {"stock": [m.stock_after - m.delta, m.stock_after]})
+        for m in movements
+    ]
+    return StockChange(dict(locked), {part_id: deltas[part_id] for part_id in ids}, movements, entries, timezone.now())
+
+
 def apply_stock_deltas(
     deltas: Mapping[int, int],
     *,
@@ -238,79 +331,34 @@ def apply_stock_deltas(
     order=None,
     note: str = "",
     locked: Mapping[int, SparePart] | None = None,
-    audit_entries: list | None = None,
 ) -> list[StockMovement]:
     """Change several parts' stock in the caller's transaction, with ledger and audit rows.
 
     ``locked`` may pass parts already locked by the caller (with their current
-    stock); otherwise they are locked here. ``audit_entries``, when given,
-    collects the audit entries for the caller to write in one INSERT with its own. Raises :class:`NotFound` for unknown
+    stock); otherwise they are locked here. Raises :class:`NotFound` for unknown
     ids and :class:`InsufficientStock` if any stock would go below zero; then
-    nothing is changed.
+    nothing is changed. The stock, ledger and audit rows are one statement.
     """
     assert connection.in_atomic_block, "apply_stock_deltas must run inside a transaction"
     deltas = {part_id: delta for part_id, delta in deltas.items() if delta}
     if not deltas:
         return []
     parts = dict(locked) if locked is not None else lock_parts(deltas)
-    missing = sorted(part_id for part_id in deltas if part_id not in parts)
-    if missing:
-        raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
-    for part_id in sorted(deltas):
-        part = parts[part_id]
-        if part.stock + deltas[part_id] < 0:
-            raise InsufficientStock(
-                f"Insufficient stock for '{part.name}' (SKU: {part.sku}). "
-                f"Available: {part.stock}, Requested: {-deltas[part_id]}",
-                extra={"sku": part.sku, "available": part.stock, "requested": -deltas[part_id]},
-            )
-    ids = sorted(deltas)
-    values = ", ".join(["(%s::bigint, %s::integer)"] * len(ids))
-    params = [item for part_id in ids for item in (part_id, deltas[part_id])]
-    table = SparePart._meta.db_table
-    with connection.cursor() as cursor:
-        # Guarded: the WHERE makes the database refuse a negative stock even if a
-        # caller forgot to lock; the check constraint is the last line.
-        cursor.execute(
-            f"UPDATE {table} AS p SET stock = p.stock + v.delta, date_updated = now() "
-            f"FROM (VALUES {values}) AS v(id, delta) "
-            f"WHERE p.id = v.id AND p.stock + v.delta >= 0 RETURNING p.id, p.stock",
-            params,
-        )
-        new_stock = dict(cursor.fetchall())
-    if len(new_stock) != len(ids):
-        raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.")
-    from maintenance.audit.context import current_actor
-
-    actor = current_actor()
-    movements = insert_rows(
-        [
-            StockMovement(
-                spare_part_id=part_id,
-                delta=deltas[part_id],
-                stock_after=new_stock[part_id],
-                reason=reason,
-                order=order,
-                actor=actor,
-                note=note or "",
-            )
-            for part_id in ids
-        ]
+    (movement_ids,) = allocate_ids((StockMovement, len(deltas)))
+    change = prepare_stock_deltas(
+        deltas, reason=reason, locked=parts, movement_ids=movement_ids, order=order, note=note
     )
-    entries = [
-        (parts[part_id], Auditor.Action.UPDATE, {"stock": [new_stock[part_id] - deltas[part_id], new_stock[part_id]]})
-        for part_id in ids
-    ]
-    if audit_entries is not None:
-        audit_entries.extend(entries)
-    else:
-        audit.record_many(entries)
-    for part_id in ids:
-        parts[part_id].stock = new_stock[part_id]
-    return movements
+    audit_rows = audit.build_entries(change.audit_entries)
+    try:
+        execute_together([*change.statements(), insert_statement(audit_rows)], saved=[change.movements, audit_rows])
+    except RowCountMismatch as exc:  # the caller's transaction rolls back
+        raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.") from exc
+    change.written()
+    return change.movements
 
 
 __all__ = [
+    "StockChange",
     "adjust_stock",
     "apply_stock_deltas",
     "create_category",
@@ -319,6 +367,7 @@ __all__ = [
     "delete_spare_part",
     "get_part_by_sku",
     "lock_parts",
+    "prepare_stock_deltas",
     "update_category",
     "update_spare_part",
 ]

@@ -1,31 +1,51 @@
-"""A lean multi-row INSERT for the hot write paths.
+"""Lean writes for the hot paths: multi-row INSERTs, ids allocated ahead, several
+changes sent as one statement.
 
-Placing an order writes four tables (order, lines, ledger, audit). Through
-``bulk_create`` each INSERT went through the ORM's query compiler, and the four
-together cost more CPU than everything else the order does. :func:`insert_rows`
-writes the same rows with the same field preparation (``pre_save`` for
-``auto_now`` dates, ``get_db_prep_save`` for JSON, decimals, …) but builds the SQL
-text once per model and row count.
+Placing an order writes four tables (order, lines, ledger, audit) and updates the
+stock. Through ``bulk_create`` each INSERT went through the ORM's query compiler,
+and each was its own round trip and its own statement for PostgreSQL to run:
+together they cost more CPU than everything else the order does. Here the rows
+get the same field preparation as in ``bulk_create`` (``pre_save`` for
+``auto_now`` dates, ``get_db_prep_save`` for JSON, decimals, …), the SQL text is
+built once per model and row count (so psycopg can prepare it), and
+:func:`execute_together` sends several changes as one statement.
 
-Like ``bulk_create`` it sends no signals: callers audit their rows themselves.
+Like ``bulk_create`` nothing here sends signals: callers audit their rows themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.db import connection, models
 
 
-def _insertable_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
-    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+class Statement(NamedTuple):
+    """One data-changing SQL statement with a ``RETURNING`` clause, and how many rows it must return."""
+
+    sql: str
+    params: list
+    expected_rows: int
+
+
+class RowCountMismatch(Exception):
+    """A statement of :func:`execute_together` changed another number of rows than expected."""
+
+    def __init__(self, index: int, expected: int, got: int):
+        super().__init__(f"statement {index} changed {got} rows, expected {expected}")
+        self.index, self.expected, self.got = index, expected, got
+
+
+def _insertable_fields(model: type[models.Model], with_pk: bool) -> tuple[models.Field, ...]:
+    return tuple(field for field in model._meta.concrete_fields if with_pk or not field.primary_key)
 
 
 @lru_cache(maxsize=512)
-def _insert_sql(model: type[models.Model], rows: int) -> str:
+def _insert_sql(model: type[models.Model], rows: int, with_pk: bool) -> str:
     quote = connection.ops.quote_name
-    fields = _insertable_fields(model)
+    fields = _insertable_fields(model, with_pk)
     columns = ", ".join(quote(field.column) for field in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     return (
@@ -34,19 +54,71 @@ def _insert_sql(model: type[models.Model], rows: int) -> str:
     )
 
 
+def insert_statement(objs: Sequence[models.Model]) -> Statement:
+    """The INSERT of new instances of one model (with their ids if they have them)."""
+    model = type(objs[0])
+    with_pk = objs[0].pk is not None
+    fields = _insertable_fields(model, with_pk)
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
+    return Statement(_insert_sql(model, len(objs), with_pk), params, len(objs))
+
+
+def _mark_saved(objs: Sequence[models.Model]) -> None:
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
 def insert_rows(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     """INSERT new instances of one model in one statement; sets their primary keys."""
     if not objs:
         return objs
-    model = type(objs[0])
-    fields = _insertable_fields(model)
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
+    statement = insert_statement(objs)
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(objs)), params)
+        cursor.execute(statement.sql, statement.params)
         # PostgreSQL returns the rows of INSERT … VALUES in the order given (bulk_create relies on it too).
         ids = [row[0] for row in cursor.fetchall()]
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+    _mark_saved(objs)
     return objs
+
+
+def allocate_ids(*wanted: tuple[type[models.Model], int]) -> list[list[int]]:
+    """Primary keys for rows about to be inserted, from their tables' sequences, in one round trip.
+
+    Rows that know their ids can be written by one statement with the rows that
+    point to them (see :func:`execute_together`). An id allocated but not used
+    (the transaction rolls back) is a gap, as with any sequence.
+    """
+    arrays = ", ".join(
+        ["ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))"] * len(wanted)
+    )
+    params = [value for model, count in wanted for value in (model._meta.db_table, model._meta.pk.column, count)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {arrays}", params)
+        return list(cursor.fetchone())
+
+
+def execute_together(statements: Sequence[Statement], saved: Sequence[Sequence[models.Model]] = ()) -> None:
+    """Run data-changing statements as one statement (one round trip, one plan).
+
+    Each runs as a ``WITH`` query: they share one snapshot and do not see each
+    other's changes, so none may depend on another (rows carry ids from
+    :func:`allocate_ids`; foreign keys are checked at commit). Raises
+    :class:`RowCountMismatch` if a statement changed another number of rows than
+    it expected (a guarded UPDATE that found its guard false): the caller's
+    transaction must then roll back. ``saved`` are the inserted instances, marked
+    as saved once the statement ran.
+    """
+    queries = ", ".join(f"change{n} AS ({statement.sql})" for n, statement in enumerate(statements))
+    counts = ", ".join(f"(SELECT count(*) FROM change{n})" for n in range(len(statements)))
+    params = [param for statement in statements for param in statement.params]
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {queries} SELECT {counts}", params)
+        got = cursor.fetchone()
+    for index, (statement, count) in enumerate(zip(statements, got, strict=True)):
+        if count != statement.expected_rows:
+            raise RowCountMismatch(index, statement.expected_rows, count)
+    for objs in saved:
+        _mark_saved(objs)

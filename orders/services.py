@@ -1,9 +1,9 @@
 """Service-order business rules, used by the API and the admin alike.
 
 Placing an order locks the parts' rows in id order, checks stock on the total
-requested per part, and writes the order, its lines (one INSERT), the stock
-decrements (one guarded ``UPDATE``), the ledger movements and the audit rows in
-one transaction. The number of queries does not grow with the lines.
+requested per part, and writes the order, its lines, the stock decrements (one
+guarded ``UPDATE``), the ledger movements and the audit rows as one statement,
+in one transaction. The number of queries does not grow with the lines.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from inventory import services as inventory
 from inventory.models import StockMovement
 from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
-from maintenance.db import insert_rows
-from maintenance.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from maintenance.db import RowCountMismatch, allocate_ids, execute_together, insert_statement
+from maintenance.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
 CLIENT_FIELDS = ("client_name", "client_phone", "client_email", "description")
@@ -86,48 +86,52 @@ def place_order(
             if missing:
                 raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
             total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
-            # insert_rows skips the audit signal: the order's row is written below
-            # with the stock and line rows, in one INSERT.
-            (order,) = insert_rows(
-                [
-                    ServiceOrder(
-                        request_id=request_id,
-                        client_name=client_name or "",
-                        client_phone=client_phone or "",
-                        client_email=client_email or "",
-                        description=description or "",
-                        total=total,
-                        created_by=created_by,
-                    )
-                ]
+            # Ids first, so the order, its lines, the stock, the ledger and the
+            # audit rows can all be written by one statement.
+            (order_id,), item_ids, movement_ids = allocate_ids(
+                (ServiceOrder, 1), (ServiceOrderItem, len(lines)), (StockMovement, len(requested))
             )
-            audit_entries: list = []
-            # Stock first: an insufficient line raises before any line is written.
-            inventory.apply_stock_deltas(
+            order = ServiceOrder(
+                id=order_id,
+                request_id=request_id,
+                client_name=client_name or "",
+                client_phone=client_phone or "",
+                client_email=client_email or "",
+                description=description or "",
+                total=total,
+                created_by=created_by,
+            )
+            # Raises InsufficientStock before anything is written.
+            stock = inventory.prepare_stock_deltas(
                 {part_id: -quantity for part_id, quantity in requested.items()},
                 reason=StockMovement.Reason.ORDER,
-                order=order,
                 locked=parts,
-                audit_entries=audit_entries,
+                movement_ids=movement_ids,
+                order=order,
             )
-            order_items = insert_rows(
-                [
-                    ServiceOrderItem(
-                        order=order,
-                        spare_part_id=line.spare_part_id,
-                        quantity=line.quantity,
-                        unit_price=parts[line.spare_part_id].price,
-                    )
-                    for line in lines
-                ]
+            order_items = [
+                ServiceOrderItem(
+                    id=item_id,
+                    order=order,
+                    spare_part_id=line.spare_part_id,
+                    quantity=line.quantity,
+                    unit_price=parts[line.spare_part_id].price,
+                )
+                for line, item_id in zip(lines, item_ids, strict=True)
+            ]
+            order_statement = insert_statement([order])  # fills in the order's dates (pre_save)
+            items_statement = insert_statement(order_items)
+            audit_rows = audit.build_entries(
+                [audit.created_entry(order), *stock.audit_entries, *(audit.created_entry(i) for i in order_items)]
             )
-            audit.record_many(
-                [
-                    audit.created_entry(order),
-                    *audit_entries,
-                    *(audit.created_entry(item) for item in order_items),
-                ]
-            )
+            try:
+                execute_together(
+                    [order_statement, *stock.statements(), items_statement, insert_statement(audit_rows)],
+                    saved=[[order], stock.movements, order_items, audit_rows],
+                )
+            except RowCountMismatch as exc:  # the transaction rolls back
+                raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.") from exc
+            stock.written()
             order.items_placed = order_items
             order.parts_placed = parts
     except IntegrityError as exc:

@@ -79,9 +79,15 @@ def record(instance: models.Model, action: str, changes: dict) -> Auditor:
     return entry
 
 
+def build_entries(entries: Iterable[tuple[models.Model, str, dict]]) -> list[Auditor]:
+    """Unsaved audit rows for ``(instance, action, changes)`` entries, for a caller that writes
+    them with its own rows (``maintenance.db.execute_together``)."""
+    return [build_entry(instance, action, changes) for instance, action, changes in entries]
+
+
 def record_many(entries: Iterable[tuple[models.Model, str, dict]]) -> list[Auditor]:
     """Audit several changes with one INSERT (for bulk paths)."""
-    rows = [build_entry(instance, action, changes) for instance, action, changes in entries]
+    rows = build_entries(entries)
     if rows:
         insert_rows(rows)
     return rows

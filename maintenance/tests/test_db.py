@@ -4,12 +4,20 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from inventory.models import StockMovement
 from inventory.tests.factories import SparePartFactory
 from maintenance.audit.models import Auditor
-from maintenance.db import insert_rows
+from maintenance.db import (
+    RowCountMismatch,
+    Statement,
+    allocate_ids,
+    execute_together,
+    insert_rows,
+    insert_statement,
+)
 from orders.models import ServiceOrder
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +70,41 @@ def test_constraints_still_hold():
 
 def test_nothing_to_insert():
     assert insert_rows([]) == []
+
+
+def test_allocated_ids_are_new_and_distinct():
+    (first,), items = allocate_ids((ServiceOrder, 1), (StockMovement, 3))
+    (second,) = allocate_ids((ServiceOrder, 1))[0]
+    assert second > first
+    assert len(set(items)) == 3 and items == sorted(items)
+
+
+def test_execute_together_writes_several_tables_in_one_statement(superuser):
+    part = SparePartFactory(stock=5)
+    (order_id,), (movement_id,) = allocate_ids((ServiceOrder, 1), (StockMovement, 1))
+    order = ServiceOrder(id=order_id, request_id="together", total=Decimal("2.00"), created_by=superuser)
+    movement = StockMovement(
+        id=movement_id, spare_part_id=part.pk, delta=-1, stock_after=4, reason="order", order=order, actor=superuser
+    )
+    update = Statement("UPDATE inventory_sparepart SET stock = stock - 1 WHERE id = %s RETURNING id", [part.pk], 1)
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        execute_together([insert_statement([order]), update, insert_statement([movement])], saved=[[order], [movement]])
+    assert len([q for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]) == 1
+    assert ServiceOrder.objects.get(pk=order_id).request_id == "together"
+    assert StockMovement.objects.get(pk=movement_id).order_id == order_id
+    part.refresh_from_db()
+    assert part.stock == 4
+    assert not order._state.adding and not movement._state.adding
+
+
+def test_a_statement_that_misses_its_row_count_raises_and_the_transaction_rolls_back(superuser):
+    part = SparePartFactory(stock=0)
+    (order_id,) = allocate_ids((ServiceOrder, 1))[0]
+    order = ServiceOrder(id=order_id, request_id="guarded", total=Decimal("0.00"), created_by=superuser)
+    guarded = Statement(
+        "UPDATE inventory_sparepart SET stock = stock - 1 WHERE id = %s AND stock >= 1 RETURNING id", [part.pk], 1
+    )
+    with pytest.raises(RowCountMismatch) as raised, transaction.atomic():
+        execute_together([insert_statement([order]), guarded])
+    assert (raised.value.index, raised.value.expected, raised.value.got) == (1, 1, 0)
+    assert not ServiceOrder.objects.filter(pk=order_id).exists()
