@@ -12,7 +12,7 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: run test browser-deps lint format migrate makemigrations shell token services-start services-stop services-status bench clean-state help
+.PHONY: run test browser-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-inprocess clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -24,6 +24,7 @@ help:
 	@echo "make shell          Django shell against the local services"
 	@echo "make token USER=x   print (creating if needed) the API token of user x"
 	@echo "make bench          the load benchmark (see bench/README.md)"
+	@echo "make bench-inprocess  CPU per order / catalogue page in one process (BENCH_ARGS=\"orders --profile\")"
 	@echo "make services-stop  stop the local PostgreSQL and S3"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -85,6 +86,9 @@ services-status: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-inprocess: $(STAMP)
+	DEV_DB_NAME=maintenance_inprocess $(DEV) exec -- $(PY) -m bench.inprocess $(BENCH_ARGS)
 
 clean-state: services-stop
 	rm -rf .state
