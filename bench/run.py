@@ -427,17 +427,7 @@ def run_wrk(
     ]
     if measure:
         settle(ctx)  # the warm-up's last requests are not part of the window
-    sampler = CpuSampler(ctx.server.proc.pid, ctx.postmaster) if measure else None
-    if sampler:
-        sampler.start()
-    proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if sampler:
-        sampler.set_loadgen(proc.pid)
-    try:
-        out, err = proc.communicate(timeout=duration + 60)
-    finally:
-        terminate(proc)
-    cpu = sampler.stop() if sampler else None
+    proc, out, err, cpu = run_load_generator(ctx, cmd, duration, measure=measure)
     (WORK_DIR / f"wrk-{name}.txt").write_text(out + err)
     line = next((ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if proc.returncode != 0 or line is None:
@@ -467,6 +457,23 @@ def run_wrk(
             result["app_cpu_ms_per_req"] = round(cpu["cpu_seconds"].get("app", 0) * 1000 / ok, 2)
             result["pg_cpu_ms_per_req"] = round(cpu["cpu_seconds"].get("pg_backends", 0) * 1000 / ok, 2)
     return result
+
+
+def run_load_generator(
+    ctx: RunContext, cmd: list[str], duration: float, *, measure: bool
+) -> tuple[subprocess.Popen, str, str, dict | None]:
+    """Run wrk or pgbench to its end; with ``measure``, sample the CPU of app, PostgreSQL and it meanwhile."""
+    sampler = CpuSampler(ctx.server.proc.pid, ctx.postmaster) if measure else None
+    if sampler:
+        sampler.start()
+    proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if sampler:
+        sampler.set_loadgen(proc.pid)
+    try:
+        out, err = proc.communicate(timeout=duration + 60)
+    finally:
+        terminate(proc)
+    return proc, out, err, sampler.stop() if sampler else None
 
 
 def settle(ctx: RunContext, timeout: float = 20.0) -> None:
@@ -570,17 +577,7 @@ def run_pgbench(ctx: RunContext, duration: float, *, measure: bool = True) -> di
         f"uid={ctx.user_id}",
         DB_NAME,
     ]
-    sampler = CpuSampler(ctx.server.proc.pid, ctx.postmaster) if measure else None
-    if sampler:
-        sampler.start()
-    proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if sampler:
-        sampler.set_loadgen(proc.pid)
-    try:
-        out, err = proc.communicate(timeout=duration + 60)
-    finally:
-        terminate(proc)
-    cpu = sampler.stop() if sampler else None
+    proc, out, err, cpu = run_load_generator(ctx, cmd, duration, measure=measure)
     if proc.returncode != 0:
         raise RuntimeError(f"pgbench failed ({proc.returncode}): {err.strip()}")
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))

@@ -9,12 +9,12 @@ in the caller's transaction. So ``stock == sum(movement.delta)`` always holds.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -239,10 +239,9 @@ def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
 class StockChange:
     """Stock deltas checked against locked parts, ready to be written.
 
-    :func:`apply_stock_deltas` writes one at once; ``orders.services.place_order``
-    writes it in the same statement as the order's own rows. Either way the
-    writes are the guarded stock ``UPDATE`` and the ledger rows from
-    :meth:`statements`, plus the audit rows of ``audit_entries``.
+    :meth:`write` sends the guarded stock ``UPDATE``, the ledger rows and the
+    audit rows as one statement: alone (:func:`apply_stock_deltas`) or with the
+    caller's own rows (``orders.services.place_order``).
     """
 
     parts: Mapping[int, SparePart]
@@ -251,24 +250,37 @@ class StockChange:
     audit_entries: list
     changed_at: datetime.datetime
 
-    def statements(self) -> list[Statement]:
+    def update_statement(self) -> Statement:
         ids = sorted(self.deltas)
         values = ", ".join(["(%s::bigint, %s::integer)"] * len(ids))
         params = [self.changed_at, *(item for part_id in ids for item in (part_id, self.deltas[part_id]))]
         # Guarded: the WHERE makes the database refuse a negative stock even if a
         # caller forgot to lock (the row count then differs, and execute_together
         # raises); the check constraint is the last line.
-        update = Statement(
+        return Statement(
             f"UPDATE {SparePart._meta.db_table} AS p SET stock = p.stock + v.delta, date_updated = %s "
             f"FROM (VALUES {values}) AS v(id, delta) "
             "WHERE p.id = v.id AND p.stock + v.delta >= 0 RETURNING p.id",
             params,
             len(ids),
         )
-        return [update, insert_statement(self.movements)]
 
-    def written(self) -> None:
-        """Bring the locked parts in memory up to date once the statements ran."""
+    def write(self, *, rows: Sequence[Sequence[models.Model]] = (), audit_entries: Sequence | None = None) -> None:
+        """Write the change as one statement, with the caller's new ``rows`` (a list per model,
+        ids allocated) and the audit rows of ``audit_entries`` (default: the change's own; a
+        caller that adds rows passes its entries with ``self.audit_entries`` among them).
+
+        Raises :class:`InsufficientStock` if the guarded UPDATE found less stock than the
+        locked rows showed; the caller's transaction then rolls back.
+        """
+        audit_rows = audit.build_entries(self.audit_entries if audit_entries is None else audit_entries)
+        new_rows = [*rows, self.movements, audit_rows]
+        try:
+            statements = [self.update_statement(), *(insert_statement(group) for group in new_rows)]
+            execute_together(statements, saved=new_rows)
+        except RowCountMismatch as exc:
+            raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.") from exc
+        # The locked parts in memory, as the statement left them.
         for movement in self.movements:
             part = self.parts[movement.spare_part_id]
             part.stock = movement.stock_after
@@ -348,12 +360,7 @@ def apply_stock_deltas(
     change = prepare_stock_deltas(
         deltas, reason=reason, locked=parts, movement_ids=movement_ids, order=order, note=note
     )
-    audit_rows = audit.build_entries(change.audit_entries)
-    try:
-        execute_together([*change.statements(), insert_statement(audit_rows)], saved=[change.movements, audit_rows])
-    except RowCountMismatch as exc:  # the caller's transaction rolls back
-        raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.") from exc
-    change.written()
+    change.write()
     return change.movements
 
 

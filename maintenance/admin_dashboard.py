@@ -90,8 +90,8 @@ def orders_per_day(days: int = CHART_DAYS) -> dict:
         .values_list("day")
         .annotate(count=Count("id"))
     )
-    series = [(first + datetime.timedelta(days=offset), 0) for offset in range(days)]
-    series = [(day, counts.get(day, 0)) for day, _zero in series]
+    days_shown = (first + datetime.timedelta(days=offset) for offset in range(days))
+    series = [(day, counts.get(day, 0)) for day in days_shown]
     peak = max((count for _day, count in series), default=0)
     plot_height = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
     slot = CHART_WIDTH / days

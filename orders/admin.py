@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from maintenance.admin_mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
 from maintenance.audit.admin import AuditHistoryAdminMixin
 from maintenance.audit.models import Auditor
-from maintenance.errors import BusinessError, Conflict
+from maintenance.errors import BusinessError
 from media_uploads import services as media
 from media_uploads.models import ServiceOrderImage
 from orders import services
@@ -164,15 +164,14 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
         return [OrderItemInline, NewItemInline, OrderImageInline]
 
     def get_fieldsets(self, request, obj=None):
-        client = ("client_name", "client_phone", "client_email", "description")
         if obj is None:
             return [
-                (None, {"fields": ("request_id", *client)}),
+                (None, {"fields": ("request_id", *CLIENT_FIELDS)}),
                 ("Photo", {"fields": ("new_image",)}),
             ]
         return [
             (None, {"fields": ("request_id", "status", "total", "created_by", "date_created", "date_updated")}),
-            ("Client", {"fields": client}),
+            ("Client", {"fields": CLIENT_FIELDS}),
             ("Photo", {"fields": ("new_image",)}),
         ]
 
@@ -258,15 +257,7 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
         return ServiceOrder.objects.get(pk=order.pk)
 
     def delete_model(self, request, obj):
-        # Deleting an order would lose the ledger's link to it and not give the
-        # stock back; cancel it instead (the default delete permission is off for roles).
-        if not obj.is_final:
-            raise Conflict(
-                f"Order {obj.pk} is still {obj.get_status_display().lower()}: cancel it (its parts go back to "
-                "stock) before deleting it.",
-                code="order_open",
-            )
-        super().delete_model(request, obj)
+        services.delete_order(obj.pk)
 
     # --- lifecycle actions -------------------------------------------------------
 

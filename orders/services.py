@@ -20,8 +20,8 @@ from inventory import services as inventory
 from inventory.models import StockMovement
 from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
-from maintenance.db import RowCountMismatch, allocate_ids, execute_together, insert_statement
-from maintenance.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
+from maintenance.db import allocate_ids
+from maintenance.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
 CLIENT_FIELDS = ("client_name", "client_phone", "client_email", "description")
@@ -119,19 +119,15 @@ def place_order(
                 )
                 for line, item_id in zip(lines, item_ids, strict=True)
             ]
-            order_statement = insert_statement([order])  # fills in the order's dates (pre_save)
-            items_statement = insert_statement(order_items)
-            audit_rows = audit.build_entries(
-                [audit.created_entry(order), *stock.audit_entries, *(audit.created_entry(i) for i in order_items)]
+            # One statement for all of it (the order's dates are filled in first, by pre_save).
+            stock.write(
+                rows=[[order], order_items],
+                audit_entries=[
+                    audit.created_entry(order),
+                    *stock.audit_entries,
+                    *(audit.created_entry(item) for item in order_items),
+                ],
             )
-            try:
-                execute_together(
-                    [order_statement, *stock.statements(), items_statement, insert_statement(audit_rows)],
-                    saved=[[order], stock.movements, order_items, audit_rows],
-                )
-            except RowCountMismatch as exc:  # the transaction rolls back
-                raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.") from exc
-            stock.written()
             order.items_placed = order_items
             order.parts_placed = parts
     except IntegrityError as exc:
@@ -208,6 +204,23 @@ def remove_order_item(order_id: int, item_id: int) -> None:
         )
         item.delete()
         _recompute_total(order)
+
+
+def delete_order(order_id: int) -> None:
+    """Delete a completed or cancelled order.
+
+    An open order is refused: deleting it would lose the ledger's link to it and
+    not give its stock back; cancel it first (its parts go back to stock).
+    """
+    with transaction.atomic():
+        order = _lock_order(order_id)
+        if not order.is_final:
+            raise Conflict(
+                f"Order {order.pk} is still {order.get_status_display().lower()}: cancel it (its parts go back to "
+                "stock) before deleting it.",
+                code="order_open",
+            )
+        order.delete()
 
 
 def update_order_details(order_id: int, **fields) -> ServiceOrder:
