@@ -105,10 +105,10 @@ PART_ROW_FIELDS = (
 def part_row_representation(row: tuple, tz: datetime.tzinfo) -> dict:
     """A part as :class:`SparePartSerializer` shows it, from a row of ``PART_ROW_FIELDS``.
 
-    The catalogue list, and every order line, show parts: building the dict here
-    skips DRF's per-instance field construction, its per-field attribute lookups
-    and (for the list) the model instances. A test checks it against the generic
-    serializer.
+    A part's own answers and every order line show parts: building the dict here
+    skips DRF's per-instance field construction and its per-field attribute
+    lookups. A test checks it against the generic serializer. (The catalogue
+    list has its JSON built by PostgreSQL: ``inventory.selectors.part_page``.)
     """
     pk, name, sku, price, stock, min_stock, category_id, category_name, category_description, created, updated = row
     return {
@@ -126,11 +126,6 @@ def part_row_representation(row: tuple, tz: datetime.tzinfo) -> dict:
         "date_created": format_timestamp(created, tz),
         "date_updated": format_timestamp(updated, tz),
     }
-
-
-def part_rows_representation(rows) -> list[dict]:
-    tz = timezone.get_current_timezone()
-    return [part_row_representation(row, tz) for row in rows]
 
 
 def part_representation(part: SparePart, tz: datetime.tzinfo | None = None) -> dict:

@@ -5,11 +5,10 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inventory import services
+from inventory import selectors, services
 from inventory.filters import SparePartFilter
 from inventory.models import Category, SparePart
 from inventory.serializers import (
-    PART_ROW_FIELDS,
     CategorySerializer,
     SparePartCreateSerializer,
     SparePartSerializer,
@@ -17,7 +16,6 @@ from inventory.serializers import (
     StockAdjustmentSerializer,
     StockMovementPageSerializer,
     StockMovementSerializer,
-    part_rows_representation,
 )
 from maintenance.schema import error_response
 
@@ -87,10 +85,12 @@ class SparePartViewSet(
         return services.get_part_by_sku(self.kwargs["sku"])
 
     def list(self, request):
-        # The hottest read of the API: rows, not model instances (see part_row_representation).
-        queryset = self.filter_queryset(self.get_queryset()).values_list(*PART_ROW_FIELDS)
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(part_rows_representation(page))
+        # The hottest read of the API: its JSON is built by PostgreSQL (see selectors.part_page).
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginator.paginate_counted(
+            request, lambda limit, offset: selectors.part_page(queryset, limit=limit, offset=offset)
+        )
+        return self.get_paginated_response(page)
 
     @extend_schema(
         summary="Create a spare part",

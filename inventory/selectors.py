@@ -1,0 +1,49 @@
+"""Reads of the inventory that are more than a lookup."""
+
+from __future__ import annotations
+
+import orjson
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from inventory.serializers import PART_ROW_FIELDS
+
+# How PostgreSQL writes one part as the API shows it (SparePartSerializer): the
+# columns of PART_ROW_FIELDS, in that order, are named by the FROM clause below.
+# Prices are numeric(10, 2), whose text is DRF's string with two decimals.
+_PART_JSON = """json_build_object(
+    'id', p.id, 'name', p.name, 'sku', p.sku, 'price', p.price::text, 'stock', p.stock,
+    'min_stock', p.min_stock, 'is_low_stock', p.stock <= p.min_stock, 'category_id', p.category_id,
+    'category', CASE WHEN p.category_id IS NULL THEN NULL
+                     ELSE json_build_object('id', p.category_id, 'name', p.category_name,
+                                            'description', p.category_description) END,
+    'date_created', api_datetime(p.date_created, %s), 'date_updated', api_datetime(p.date_updated, %s))"""
+_PART_COLUMNS = (
+    "id, name, sku, price, stock, min_stock, category_id, category_name, category_description, "
+    "date_created, date_updated"
+)
+
+
+def part_page(queryset: QuerySet, *, limit: int, offset: int) -> tuple[int, list[dict]]:
+    """How many parts ``queryset`` (filtered and ordered) holds, and one page of them as the API shows them.
+
+    The catalogue page is the API's hottest read. Through the ORM its 50 rows
+    cost more than the rest of the request: psycopg parsing two timestamps and a
+    decimal per row, the row tuples, the dicts, the JSON. Here PostgreSQL builds
+    the page's JSON and counts the rows in the same statement, one round trip;
+    the ORM still writes the filtering and the ordering. The aggregate reads the
+    page from a sorted, limited subquery, which keeps its order (PostgREST builds
+    its responses the same way). A test holds the result against the serializer.
+    """
+    page_sql, page_params = queryset.values_list(*PART_ROW_FIELDS)[offset : offset + limit].query.sql_with_params()
+    count_sql, count_params = queryset.order_by().values("pk").query.sql_with_params()
+    zone = timezone.get_current_timezone_name()
+    sql = (
+        f"SELECT (SELECT count(*) FROM ({count_sql}) AS counted), "
+        f"(SELECT coalesce(json_agg({_PART_JSON}), '[]')::text FROM ({page_sql}) AS p({_PART_COLUMNS}))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*count_params, zone, zone, *page_params])
+        count, page = cursor.fetchone()
+    return count, orjson.loads(page)
