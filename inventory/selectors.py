@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
+
 import orjson
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from inventory.serializers import PART_ROW_FIELDS
+from maintenance.db import StatementCache
 
 # How PostgreSQL writes one part as the API shows it (SparePartSerializer): the
 # columns of PART_ROW_FIELDS, in that order, are named by the FROM clause below.
@@ -24,9 +27,25 @@ _PART_COLUMNS = (
     "date_created, date_updated"
 )
 
+part_page_statements = StatementCache()
 
-def part_page(queryset: QuerySet, *, limit: int, offset: int) -> tuple[int, list[dict]]:
-    """How many parts ``queryset`` (filtered and ordered) holds, and one page of them as the API shows them.
+
+def _part_page_statement(queryset: QuerySet) -> tuple[str, str, tuple, tuple]:
+    rows_sql, rows_params = queryset.values_list(*PART_ROW_FIELDS).query.sql_with_params()
+    count_sql, count_params = queryset.order_by().values("pk").query.sql_with_params()
+    # The page's LIMIT and OFFSET go between the two halves.
+    head = (
+        f"SELECT (SELECT count(*) FROM ({count_sql}) AS counted), "
+        f"(SELECT coalesce(json_agg({_PART_JSON}), '[]')::text FROM ({rows_sql}"
+    )
+    tail = f") AS p({_PART_COLUMNS}))"
+    return head, tail, tuple(count_params), tuple(rows_params)
+
+
+def part_page(
+    build_queryset: Callable[[], QuerySet], *, limit: int, offset: int, key: Hashable
+) -> tuple[int, list[dict]]:
+    """How many parts the queryset holds, and one page of them as the API shows them.
 
     The catalogue page is the API's hottest read. Through the ORM its 50 rows
     cost more than the rest of the request: psycopg parsing two timestamps and a
@@ -35,15 +54,19 @@ def part_page(queryset: QuerySet, *, limit: int, offset: int) -> tuple[int, list
     the ORM still writes the filtering and the ordering. The aggregate reads the
     page from a sorted, limited subquery, which keeps its order (PostgREST builds
     its responses the same way). A test holds the result against the serializer.
+
+    ``build_queryset()`` gives the filtered, ordered parts; its SQL must depend
+    on ``key`` alone (the request's filter, search and ordering parameters): it
+    is compiled once per key and process (:class:`maintenance.db.StatementCache`),
+    for any page and time zone.
     """
-    page_sql, page_params = queryset.values_list(*PART_ROW_FIELDS)[offset : offset + limit].query.sql_with_params()
-    count_sql, count_params = queryset.order_by().values("pk").query.sql_with_params()
-    zone = timezone.get_current_timezone_name()
-    sql = (
-        f"SELECT (SELECT count(*) FROM ({count_sql}) AS counted), "
-        f"(SELECT coalesce(json_agg({_PART_JSON}), '[]')::text FROM ({page_sql}) AS p({_PART_COLUMNS}))"
+    head, tail, count_params, rows_params = part_page_statements.get(
+        key, lambda: _part_page_statement(build_queryset())
     )
+    zone = timezone.get_current_timezone_name()
+    # LIMIT and OFFSET are written into the SQL, as the ORM does: as parameters they
+    # would leave PostgreSQL to plan for any page size (a sort of every row).
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*count_params, zone, zone, *page_params])
+        cursor.execute(f"{head} LIMIT {limit:d} OFFSET {offset:d}{tail}", [*count_params, zone, zone, *rows_params])
         count, page = cursor.fetchone()
     return count, orjson.loads(page)

@@ -122,3 +122,35 @@ def execute_together(statements: Sequence[Statement], saved: Sequence[Sequence[m
             raise RowCountMismatch(index, statement.expected_rows, count)
     for objs in saved:
         _mark_saved(objs)
+
+
+class StatementCache:
+    """SQL compiled from a queryset, kept per key, for reads whose SQL depends on the key alone.
+
+    Compiling a filtered, ordered queryset costs the ORM more than running it
+    costs PostgreSQL when the result is one small page. A read that is asked
+    again and again with the same parameters (a catalogue page) keeps its SQL
+    here, keyed by everything the queryset depends on (its filter, search and
+    ordering parameters), and compiles once per process and key, as psycopg
+    prepares the statement once per connection. Bounded: the oldest key goes
+    first.
+    """
+
+    def __init__(self, maxsize: int = 256):
+        self.maxsize = maxsize
+        self._statements: dict = {}
+
+    def get(self, key, compile_statement):
+        """The statement for ``key``, from ``compile_statement()`` the first time."""
+        try:
+            return self._statements[key]
+        except KeyError:
+            pass
+        statement = compile_statement()
+        while len(self._statements) >= self.maxsize:
+            self._statements.pop(next(iter(self._statements)))
+        self._statements[key] = statement
+        return statement
+
+    def clear(self) -> None:
+        self._statements.clear()

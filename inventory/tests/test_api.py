@@ -319,6 +319,43 @@ def test_the_list_pages_and_counts_like_the_generic_paginator(api):
     assert empty == {"count": 0, "next": None, "previous": None, "results": []}
 
 
+def test_the_page_sql_is_compiled_once_per_set_of_filters(api, monkeypatch):
+    from inventory import selectors
+    from inventory.views import SparePartViewSet
+
+    for n in range(6):
+        SparePartFactory(sku=f"A-STL-M{n}-50", stock=n, min_stock=2)
+    assert not selectors.part_page_statements._statements
+    compiled = []
+    filter_queryset = SparePartViewSet.filter_queryset
+
+    def counting(self, queryset):
+        compiled.append(dict(self.request.query_params))
+        return filter_queryset(self, queryset)
+
+    monkeypatch.setattr(SparePartViewSet, "filter_queryset", counting)
+
+    def skus(query):
+        return [part["sku"] for part in api.get(f"/api/v1/items/?{query}").json()["results"]]
+
+    assert skus("limit=2") == ["A-STL-M0-50", "A-STL-M1-50"]
+    assert skus("limit=2&offset=2") == ["A-STL-M2-50", "A-STL-M3-50"]  # another page, the same SQL
+    assert skus("offset=4") == ["A-STL-M4-50", "A-STL-M5-50"]
+    assert len(compiled) == 1
+    # Other filters, search terms or orderings are other statements, with their own results.
+    assert skus("search=M3") == ["A-STL-M3-50"]
+    assert skus("search=M4") == ["A-STL-M4-50"]
+    assert skus("low_stock=true") == ["A-STL-M0-50", "A-STL-M1-50", "A-STL-M2-50"]
+    assert skus("low_stock=false") == ["A-STL-M3-50", "A-STL-M4-50", "A-STL-M5-50"]
+    assert skus("ordering=-stock&limit=2") == ["A-STL-M5-50", "A-STL-M4-50"]
+    assert skus("limit=1&ordering=-stock&offset=1") == ["A-STL-M4-50"]
+    assert len(compiled) == 6
+    # Invalid filters are refused every time, never remembered.
+    assert api.get("/api/v1/items/?min_price=abc").status_code == 400
+    assert api.get("/api/v1/items/?min_price=abc").status_code == 400
+    assert len(compiled) == 8
+
+
 def test_a_request_without_filter_parameters_builds_no_filter_set(api, monkeypatch):
     from inventory.filters import SparePartFilter
 

@@ -108,3 +108,24 @@ def test_a_statement_that_misses_its_row_count_raises_and_the_transaction_rolls_
         execute_together([insert_statement([order]), guarded])
     assert (raised.value.index, raised.value.expected, raised.value.got) == (1, 1, 0)
     assert not ServiceOrder.objects.filter(pk=order_id).exists()
+
+
+def test_statement_cache_compiles_once_per_key_and_forgets_the_oldest():
+    from maintenance.db import StatementCache
+
+    cache, compiled = StatementCache(maxsize=2), []
+
+    def compile_for(key):
+        def compile_statement():
+            compiled.append(key)
+            return f"SQL {key}"
+
+        return compile_statement
+
+    assert cache.get("a", compile_for("a")) == "SQL a"
+    assert cache.get("a", compile_for("a")) == "SQL a"
+    assert cache.get("b", compile_for("b")) == "SQL b"
+    assert cache.get("c", compile_for("c")) == "SQL c"  # "a" goes
+    assert cache.get("b", compile_for("b")) == "SQL b"
+    assert cache.get("a", compile_for("a")) == "SQL a"
+    assert compiled == ["a", "b", "c", "a"]
