@@ -23,7 +23,14 @@ from inventory.validators import normalize_sku, sku_error
 from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
 from maintenance.audit.models import Auditor
-from maintenance.db import RowCountMismatch, Statement, allocate_ids, execute_together, insert_statement
+from maintenance.db import (
+    RowCountMismatch,
+    Statement,
+    allocate_ids,
+    allocate_ids_sql,
+    execute_together,
+    insert_statement,
+)
 from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
 
 Reason = StockMovement.Reason
@@ -197,15 +204,17 @@ def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT
 # --- the one place stock changes ---------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _lock_parts_sql() -> str:
+@lru_cache(maxsize=8)
+def _lock_parts_sql(id_arrays: str = "") -> str:
     quote = connection.ops.quote_name
     part_columns = ", ".join(f"p.{quote(field.column)}" for field in SparePart._meta.concrete_fields)
     category_columns = ", ".join(f"c.{quote(field.column)}" for field in Category._meta.concrete_fields)
+    new_ids = "WITH new_ids AS (SELECT " + id_arrays + ") " if id_arrays else ""
     return (
-        f"SELECT {part_columns}, {category_columns} "
+        f"{new_ids}SELECT {part_columns}, {category_columns}{', new_ids.*' if id_arrays else ''} "
         f"FROM {quote(SparePart._meta.db_table)} p LEFT JOIN {quote(Category._meta.db_table)} c "
         f"ON c.{quote(Category._meta.pk.column)} = p.{quote(SparePart._meta.get_field('category').column)} "
+        f"{'CROSS JOIN new_ids ' if id_arrays else ''}"
         f"WHERE p.{quote(SparePart._meta.pk.column)} = ANY(%s) ORDER BY p.{quote(SparePart._meta.pk.column)} "
         "FOR UPDATE OF p"
     )
@@ -218,21 +227,35 @@ def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
     once (the ORM compiled the same SELECT … FOR UPDATE for every order). The
     category comes along for the response; only the parts' rows are locked.
     """
+    parts, _ = lock_parts_allocating_ids(part_ids)
+    return parts
+
+
+def lock_parts_allocating_ids(
+    part_ids: Iterable[int], *wanted: tuple[type[models.Model], int]
+) -> tuple[dict[int, SparePart], list[list[int]] | None]:
+    """:func:`lock_parts`, and ids for new rows (``maintenance.db.allocate_ids``) in the same round trip.
+
+    The ids are ``None`` when none of the parts exists (then nothing is written).
+    """
     ids = sorted(set(part_ids))
+    id_arrays, id_params = allocate_ids_sql(*wanted) if wanted else ("", [])
     with connection.cursor() as cursor:
-        cursor.execute(_lock_parts_sql(), [ids])
+        cursor.execute(_lock_parts_sql(id_arrays), [*id_params, ids])
         rows = cursor.fetchall()
     part_names = [field.attname for field in SparePart._meta.concrete_fields]
     category_names = [field.attname for field in Category._meta.concrete_fields]
-    width = len(part_names)
+    width, category_width = len(part_names), len(category_names)
     category_field = SparePart._meta.get_field("category")
     parts = {}
     for row in rows:
         part = SparePart.from_db(connection.alias, part_names, row[:width])
-        category = None if row[width] is None else Category.from_db(connection.alias, category_names, row[width:])
+        category_row = row[width : width + category_width]
+        category = None if category_row[0] is None else Category.from_db(connection.alias, category_names, category_row)
         category_field.set_cached_value(part, category)
         parts[part.pk] = part
-    return parts
+    new_ids = list(rows[0][width + category_width :]) if rows and wanted else None
+    return parts, new_ids
 
 
 @dataclass
@@ -355,8 +378,12 @@ def apply_stock_deltas(
     deltas = {part_id: delta for part_id, delta in deltas.items() if delta}
     if not deltas:
         return []
-    parts = dict(locked) if locked is not None else lock_parts(deltas)
-    (movement_ids,) = allocate_ids((StockMovement, len(deltas)))
+    if locked is None:
+        parts, new_ids = lock_parts_allocating_ids(deltas, (StockMovement, len(deltas)))
+        movement_ids = new_ids[0] if new_ids else []  # no part found: prepare_stock_deltas says which
+    else:
+        parts = dict(locked)
+        (movement_ids,) = allocate_ids((StockMovement, len(deltas)))
     change = prepare_stock_deltas(
         deltas, reason=reason, locked=parts, movement_ids=movement_ids, order=order, note=note
     )
@@ -374,6 +401,7 @@ __all__ = [
     "delete_spare_part",
     "get_part_by_sku",
     "lock_parts",
+    "lock_parts_allocating_ids",
     "prepare_stock_deltas",
     "update_category",
     "update_spare_part",

@@ -84,6 +84,15 @@ def insert_rows(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     return objs
 
 
+def allocate_ids_sql(*wanted: tuple[type[models.Model], int]) -> tuple[str, list]:
+    """The select list of :func:`allocate_ids` and its parameters, for a query that also reads something else."""
+    arrays = ", ".join(
+        ["ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))"] * len(wanted)
+    )
+    params = [value for model, count in wanted for value in (model._meta.db_table, model._meta.pk.column, count)]
+    return arrays, params
+
+
 def allocate_ids(*wanted: tuple[type[models.Model], int]) -> list[list[int]]:
     """Primary keys for rows about to be inserted, from their tables' sequences, in one round trip.
 
@@ -91,10 +100,7 @@ def allocate_ids(*wanted: tuple[type[models.Model], int]) -> list[list[int]]:
     point to them (see :func:`execute_together`). An id allocated but not used
     (the transaction rolls back) is a gap, as with any sequence.
     """
-    arrays = ", ".join(
-        ["ARRAY(SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s))"] * len(wanted)
-    )
-    params = [value for model, count in wanted for value in (model._meta.db_table, model._meta.pk.column, count)]
+    arrays, params = allocate_ids_sql(*wanted)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {arrays}", params)
         return list(cursor.fetchone())

@@ -20,7 +20,6 @@ from inventory import services as inventory
 from inventory.models import StockMovement
 from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
-from maintenance.db import allocate_ids
 from maintenance.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
@@ -81,16 +80,16 @@ def place_order(
     created_by = created_by if created_by is not None else current_actor()
     try:
         with transaction.atomic():
-            parts = inventory.lock_parts(requested)
+            # The new rows' ids come with the locked parts, so the order, its lines, the
+            # stock, the ledger and the audit rows can all be written by one statement.
+            parts, new_ids = inventory.lock_parts_allocating_ids(
+                requested, (ServiceOrder, 1), (ServiceOrderItem, len(lines)), (StockMovement, len(requested))
+            )
             missing = sorted(set(requested) - set(parts))
             if missing:
                 raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
+            (order_id,), item_ids, movement_ids = new_ids
             total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
-            # Ids first, so the order, its lines, the stock, the ledger and the
-            # audit rows can all be written by one statement.
-            (order_id,), item_ids, movement_ids = allocate_ids(
-                (ServiceOrder, 1), (ServiceOrderItem, len(lines)), (StockMovement, len(requested))
-            )
             order = ServiceOrder(
                 id=order_id,
                 request_id=request_id,

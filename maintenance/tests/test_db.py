@@ -129,3 +129,23 @@ def test_statement_cache_compiles_once_per_key_and_forgets_the_oldest():
     assert cache.get("b", compile_for("b")) == "SQL b"
     assert cache.get("a", compile_for("a")) == "SQL a"
     assert compiled == ["a", "b", "c", "a"]
+
+
+def test_parts_locked_with_new_ids_in_one_round_trip(django_assert_num_queries):
+    from inventory.models import SparePart
+    from inventory.services import lock_parts_allocating_ids
+    from orders.models import ServiceOrder
+
+    parts = [SparePartFactory(stock=5), SparePartFactory(stock=7)]
+    with transaction.atomic(), django_assert_num_queries(1):
+        locked, (order_ids, movement_ids) = lock_parts_allocating_ids(
+            [parts[1].pk, parts[0].pk, 10**12], (ServiceOrder, 1), (StockMovement, 3)
+        )
+    assert sorted(locked) == sorted(part.pk for part in parts)
+    assert {part.stock for part in locked.values()} == {5, 7}
+    assert len(order_ids) == 1 and len(set(movement_ids)) == 3
+    (next_order_id,) = allocate_ids((ServiceOrder, 1))[0]
+    assert next_order_id > order_ids[0]
+    with transaction.atomic():
+        assert lock_parts_allocating_ids([10**12], (ServiceOrder, 1)) == ({}, None)
+        assert SparePart.objects.count() == 2

@@ -314,6 +314,11 @@ def test_place_order_queries_do_not_grow_with_lines(superuser, django_assert_num
         services.place_order(request_id="one", items=[{"spare_part_id": parts[0].pk, "quantity": 1}])
     with django_assert_num_queries(len(one.captured_queries)):
         services.place_order(request_id="twenty", items=[{"spare_part_id": p.pk, "quantity": 1} for p in parts])
+    # Two statements (savepoints aside): the parts locked with the new rows' ids, then every write.
+    statements = [q["sql"] for q in one.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 2, statements
+    assert "FOR UPDATE" in statements[0] and "nextval" in statements[0]
+    assert statements[1].startswith("WITH change0 AS (UPDATE")
 
 
 def test_fast_order_representation_matches_the_generic_serializer(superuser):
