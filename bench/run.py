@@ -643,6 +643,10 @@ def prepare_data(ctx: RunContext) -> None:
     ctx.sellout = create_parts(ctx.api, [spec("OUT", i, cfg.sellout_stock) for i in range(cfg.sellout_parts)])
     ctx.initial_stock = {pid: HUGE_STOCK for pid in ctx.parts + ctx.hot}
     ctx.initial_stock.update({pid: cfg.sellout_stock for pid in ctx.sellout})
+    # Statistics for the new rows now, as autovacuum gives them within a minute: the
+    # scenarios should not depend on whether it has come round yet.
+    with ctx.db.connect(DB_NAME) as conn:
+        conn.execute("ANALYZE inventory_sparepart, inventory_category")
     log(f"created {len(ctx.initial_stock)} parts through the API in {time.monotonic() - started:.1f}s")
 
 
