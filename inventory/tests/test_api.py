@@ -372,3 +372,13 @@ def test_a_request_without_filter_parameters_builds_no_filter_set(api, monkeypat
     assert built == []
     assert api.get("/api/v1/items/?low_stock=true").json()["count"] == 1
     assert len(built) == 1
+
+
+def test_the_browsable_catalogue_shows_the_page_and_its_controls(staff):
+    for n in range(3):
+        SparePartFactory(sku=f"A-STL-M{n}-50")
+    page = staff.get("/api/v1/items/?limit=2", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert b"A-STL-M1-50" in page.content and b"A-STL-M2-50" not in page.content
+    assert b"&quot;count&quot;: 3" in page.content  # DRF's indented JSON, HTML-escaped
+    assert b"offset=2" in page.content  # the next-page control
