@@ -85,20 +85,16 @@ class SparePartViewSet(
         return services.get_part_by_sku(self.kwargs["sku"])
 
     def list(self, request):
-        # The hottest read of the API: PostgreSQL builds its JSON, and its SQL is compiled
-        # once per set of filter, search and ordering parameters (see selectors.part_page).
-        paginator = self.paginator
-        page_params = {paginator.limit_query_param, paginator.offset_query_param, "skip", "format"}
-        key = tuple(
-            sorted((name, tuple(values)) for name, values in request.query_params.lists() if name not in page_params)
-        )
-        page = paginator.paginate_counted(
-            request,
-            lambda limit, offset: selectors.part_page(
+        # The hottest read of the API: PostgreSQL builds its JSON, from SQL compiled once per
+        # set of filter, search and ordering parameters (see selectors.part_page).
+        key = self.paginator.rows_key(request)
+
+        def fetch_page(limit, offset):
+            return selectors.part_page(
                 lambda: self.filter_queryset(self.get_queryset()), limit=limit, offset=offset, key=key
-            ),
-        )
-        return self.get_paginated_response(page)
+            )
+
+        return self.get_paginated_response(self.paginator.paginate_counted(request, fetch_page))
 
     @extend_schema(
         summary="Create a spare part",

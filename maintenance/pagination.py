@@ -17,6 +17,14 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
                 return 0
         return super().get_offset(request)
 
+    def rows_key(self, request) -> tuple:
+        """The request's query parameters that choose the rows and their order (all but the
+        page's own and the format), in a canonical order: the same key, the same SQL."""
+        paging = {self.limit_query_param, self.offset_query_param, "skip", "format"}
+        return tuple(
+            sorted((name, tuple(values)) for name, values in request.query_params.lists() if name not in paging)
+        )
+
     def paginate_counted(self, request, fetch_page):
         """:meth:`paginate_queryset` for a read that counts and fetches in one query.
 

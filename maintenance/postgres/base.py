@@ -13,6 +13,7 @@ not found by ``SELECT 1`` either: it would wait for TCP's timeout like the query
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base
 from psycopg.pq import TransactionStatus
 
@@ -22,11 +23,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed:
             return False
-        if connection.info.transaction_status == TransactionStatus.IDLE:
-            try:
-                readable, _, _ = select.select([connection.fileno()], [], [], 0)
-            except (OSError, ValueError):
-                return False
-            if not readable:
-                return True
-        return super().is_usable()
+        try:
+            quiet = connection.info.transaction_status == TransactionStatus.IDLE and not _has_input(connection.fileno())
+        except (psycopg.Error, OSError):  # a broken connection: let SELECT 1 say so
+            quiet = False
+        return True if quiet else super().is_usable()
+
+
+def _has_input(fd: int) -> bool:
+    """Whether the socket has something to read, or is closed or broken, without waiting."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
