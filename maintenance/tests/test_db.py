@@ -61,6 +61,46 @@ def test_json_and_nullable_fields_are_prepared(superuser):
     assert (stored.actor_id, stored.remote_addr, stored.object_repr) == (superuser.pk, None, "")
 
 
+def test_every_column_type_reads_back_as_written(superuser):
+    """Rows travel as JSON: decimals, addresses, time stamps, text and JSON come back unchanged."""
+    part = SparePartFactory()
+    entries = [
+        Auditor(
+            content_type=ContentType.objects.get_for_model(part),
+            object_id=str(part.pk),
+            object_repr='quote " backslash \\ ü ✓ \u2028',
+            action=Auditor.Action.UPDATE,
+            changes={"price": ["1.50", "2.00"], "nested": {"a": [1, None, True]}, "empty": ""},
+            actor=superuser,
+            remote_addr=address,
+            request_id="req-1",
+        )
+        for address in ("192.168.0.10", "2001:db8::1")
+    ]
+    insert_rows(entries)
+    for entry in entries:
+        stored = Auditor.objects.get(pk=entry.pk)
+        assert (stored.object_repr, stored.changes, stored.remote_addr, stored.timestamp, stored.request_id) == (
+            entry.object_repr,
+            entry.changes,
+            entry.remote_addr,
+            entry.timestamp,  # set by pre_save (auto_now_add), to the microsecond
+            "req-1",
+        )
+    [order] = insert_rows([ServiceOrder(request_id="money", total=Decimal("12345678.90"), created_by=superuser)])
+    assert ServiceOrder.objects.get(pk=order.pk).total == Decimal("12345678.90")
+
+
+def test_one_sql_text_and_one_parameter_for_any_number_of_rows(superuser):
+    one = insert_statement([ServiceOrder(request_id="a", total=Decimal("1"), created_by=superuser)])
+    many = insert_statement(
+        [ServiceOrder(request_id=f"b{i}", total=Decimal("1"), created_by=superuser) for i in range(20)]
+    )
+    assert one.sql == many.sql
+    assert len(one.params) == len(many.params) == 1
+    assert (one.expected_rows, many.expected_rows) == (1, 20)
+
+
 def test_constraints_still_hold():
     part = SparePartFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
