@@ -9,8 +9,22 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from inventory.serializers import PART_ROW_FIELDS
 from maintenance.db import StatementCache
+
+# The columns of a part as the API shows it, read with ``values_list``.
+PART_ROW_FIELDS = (
+    "id",
+    "name",
+    "sku",
+    "price",
+    "stock",
+    "min_stock",
+    "category_id",
+    "category__name",
+    "category__description",
+    "date_created",
+    "date_updated",
+)
 
 # How PostgreSQL writes one part as the API shows it (SparePartSerializer): the
 # columns of PART_ROW_FIELDS, in that order, are named by the FROM clause below.

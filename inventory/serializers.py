@@ -86,65 +86,31 @@ def format_timestamp(value: datetime.datetime | None, tz: datetime.tzinfo | None
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-# The columns of a part as the API shows it, for ``values_list`` reads.
-PART_ROW_FIELDS = (
-    "id",
-    "name",
-    "sku",
-    "price",
-    "stock",
-    "min_stock",
-    "category_id",
-    "category__name",
-    "category__description",
-    "date_created",
-    "date_updated",
-)
-
-
-def part_row_representation(row: tuple, tz: datetime.tzinfo) -> dict:
-    """A part as :class:`SparePartSerializer` shows it, from a row of ``PART_ROW_FIELDS``.
+def part_representation(part: SparePart, tz: datetime.tzinfo | None = None) -> dict:
+    """A part instance (its ``category`` loaded) as :class:`SparePartSerializer` shows it.
 
     A part's own answers and every order line show parts: building the dict here
     skips DRF's per-instance field construction and its per-field attribute
     lookups. A test checks it against the generic serializer. (The catalogue
     list has its JSON built by PostgreSQL: ``inventory.selectors.part_page``.)
     """
-    pk, name, sku, price, stock, min_stock, category_id, category_name, category_description, created, updated = row
-    return {
-        "id": pk,
-        "name": name,
-        "sku": sku,
-        "price": MONEY.to_representation(price),
-        "stock": stock,
-        "min_stock": min_stock,
-        "is_low_stock": stock <= min_stock,
-        "category_id": category_id,
-        "category": None
-        if category_id is None
-        else {"id": category_id, "name": category_name, "description": category_description},
-        "date_created": format_timestamp(created, tz),
-        "date_updated": format_timestamp(updated, tz),
-    }
-
-
-def part_representation(part: SparePart, tz: datetime.tzinfo | None = None) -> dict:
-    """A part instance (its ``category`` loaded) as :class:`SparePartSerializer` shows it."""
+    tz = tz or timezone.get_current_timezone()
     category = part.category if part.category_id is not None else None
-    row = (
-        part.pk,
-        part.name,
-        part.sku,
-        part.price,
-        part.stock,
-        part.min_stock,
-        part.category_id,
-        category.name if category is not None else None,
-        category.description if category is not None else None,
-        part.date_created,
-        part.date_updated,
-    )
-    return part_row_representation(row, tz or timezone.get_current_timezone())
+    return {
+        "id": part.pk,
+        "name": part.name,
+        "sku": part.sku,
+        "price": MONEY.to_representation(part.price),
+        "stock": part.stock,
+        "min_stock": part.min_stock,
+        "is_low_stock": part.stock <= part.min_stock,
+        "category_id": part.category_id,
+        "category": None
+        if category is None
+        else {"id": category.pk, "name": category.name, "description": category.description},
+        "date_created": format_timestamp(part.date_created, tz),
+        "date_updated": format_timestamp(part.date_updated, tz),
+    }
 
 
 class CategoryIdField(serializers.PrimaryKeyRelatedField):

@@ -223,9 +223,9 @@ def _lock_parts_sql(id_arrays: str = "") -> str:
 def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
     """Lock the parts' rows in id order (so concurrent orders never deadlock).
 
-    Every order runs this, so it is one SQL text for any number of ids, built
-    once (the ORM compiled the same SELECT … FOR UPDATE for every order). The
-    category comes along for the response; only the parts' rows are locked.
+    One SQL text for any number of ids, built once (the ORM compiled the same
+    SELECT … FOR UPDATE for every order). The category comes along for the
+    response; only the parts' rows are locked.
     """
     parts, _ = lock_parts_allocating_ids(part_ids)
     return parts
@@ -236,7 +236,8 @@ def lock_parts_allocating_ids(
 ) -> tuple[dict[int, SparePart], list[list[int]] | None]:
     """:func:`lock_parts`, and ids for new rows (``maintenance.db.allocate_ids``) in the same round trip.
 
-    The ids are ``None`` when none of the parts exists (then nothing is written).
+    Every order runs this. The ids are ``None`` when none of the parts exists
+    (then nothing is written).
     """
     ids = sorted(set(part_ids))
     id_arrays, id_params = allocate_ids_sql(*wanted) if wanted else ("", [])

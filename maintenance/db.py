@@ -102,7 +102,8 @@ def insert_rows(objs: Sequence[models.Model]) -> Sequence[models.Model]:
     statement = insert_statement(objs)
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, statement.params)
-        # PostgreSQL returns the rows of INSERT … VALUES in the order given (bulk_create relies on it too).
+        # The rows come back in the order of the JSON array, as json_populate_recordset produces them
+        # (bulk_create relies on the same for its INSERT … SELECT FROM unnest).
         ids = [row[0] for row in cursor.fetchall()]
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
