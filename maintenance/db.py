@@ -24,8 +24,10 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import orjson
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from psycopg.types.json import Json, Jsonb
+
+_MISSING = object()
 
 
 class Statement(NamedTuple):
@@ -48,6 +50,45 @@ def _insertable_fields(model: type[models.Model], with_pk: bool) -> tuple[models
     return tuple(field for field in model._meta.concrete_fields if with_pk or not field.primary_key)
 
 
+# Fields whose preparation gives back a value of these types unchanged (``int(1)``,
+# ``str("a")``, …): for them the value goes into the row as it is, past the four or
+# five calls of ``get_db_prep_save`` — most of what preparing an order's rows cost.
+# Exact classes only: a subclass may prepare its values its own way.
+_PLAIN_FIELDS = {
+    models.AutoField: (int,),
+    models.BigAutoField: (int,),
+    models.SmallAutoField: (int,),
+    models.IntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.PositiveBigIntegerField: (int,),
+    models.PositiveSmallIntegerField: (int,),
+    models.BooleanField: (bool,),
+    models.CharField: (str,),
+    models.EmailField: (str,),
+    models.TextField: (str,),
+    models.SlugField: (str,),
+}
+
+
+@lru_cache(maxsize=64)
+def _row_preparers(model: type[models.Model], with_pk: bool) -> tuple[tuple[models.Field, str, str, tuple], ...]:
+    """Per field: the field, its column, its attribute, and the value types it passes through unprepared
+    (with ``None``; empty when every value takes ``pre_save`` and ``get_db_prep_save``)."""
+    preparers = []
+    for field in _insertable_fields(model, with_pk):
+        target = field.target_field if isinstance(field, models.ForeignKey) else field
+        plain = _PLAIN_FIELDS.get(type(target), ())
+        # pre_save can change the value (auto_now dates, file fields): those always take the long way.
+        if type(field).pre_save is not models.Field.pre_save or (
+            field is not target and type(field).get_db_prep_save is not models.ForeignKey.get_db_prep_save
+        ):
+            plain = ()
+        preparers.append((field, field.column, field.attname, plain))
+    return tuple(preparers)
+
+
 @lru_cache(maxsize=64)
 def _insert_sql(model: type[models.Model], with_pk: bool) -> str:
     quote = connection.ops.quote_name
@@ -59,9 +100,24 @@ def _insert_sql(model: type[models.Model], with_pk: bool) -> str:
     )
 
 
+# orjson for a JSONField without an encoder of its own writes what ``json.dumps`` would
+# (keys that are not strings as ``json.dumps`` converts them), at a tenth of the cost.
+# What orjson would write but ``json.dumps`` refuses — dates, dataclasses — is handed
+# back (passthrough) and goes to ``json.dumps``, as do integers beyond 64 bits, so such
+# values fail or pass as before. One difference: NaN and infinities become null, where
+# ``json.dumps`` wrote ``NaN``, which PostgreSQL refuses.
+_ORJSON_AS_STDLIB = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _json_ready(value):
     if isinstance(value, (Json, Jsonb)):  # a JSONField's value: written with the field's own encoder
-        return orjson.Fragment((value.dumps or json.dumps)(value.obj))
+        dumps = value.dumps or json.dumps
+        if dumps is json.dumps:
+            try:
+                return orjson.Fragment(orjson.dumps(value.obj, option=_ORJSON_AS_STDLIB))
+            except TypeError:
+                pass
+        return orjson.Fragment(dumps(value.obj))
     return value
 
 
@@ -81,11 +137,21 @@ def insert_statement(objs: Sequence[models.Model]) -> Statement:
     """
     model = type(objs[0])
     with_pk = objs[0].pk is not None
-    fields = _insertable_fields(model, with_pk)
-    rows = [
-        {field.column: _json_ready(field.get_db_prep_save(field.pre_save(obj, True), connection)) for field in fields}
-        for obj in objs
-    ]
+    preparers = _row_preparers(model, with_pk)
+    # The wrapper itself: through the ``connection`` proxy each field's every look at
+    # ``connection.ops`` costs a context-local lookup (a tenth of an order's CPU went there).
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    rows = []
+    for obj in objs:
+        row = {}
+        values = obj.__dict__
+        for field, column, attname, plain in preparers:
+            value = values.get(attname, _MISSING)
+            if plain and (value is None or type(value) in plain):
+                row[column] = value
+            else:
+                row[column] = _json_ready(field.get_db_prep_save(field.pre_save(obj, True), wrapper))
+        rows.append(row)
     return Statement(_insert_sql(model, with_pk), [orjson.dumps(rows, default=_json_default).decode()], len(objs))
 
 

@@ -1,7 +1,10 @@
 """insert_rows writes what bulk_create would, with the same field preparation."""
 
+import datetime
+import json
 from decimal import Decimal
 
+import orjson
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
@@ -13,12 +16,14 @@ from maintenance.audit.models import Auditor
 from maintenance.db import (
     RowCountMismatch,
     Statement,
+    _json_default,
+    _row_preparers,
     allocate_ids,
     execute_together,
     insert_rows,
     insert_statement,
 )
-from orders.models import ServiceOrder
+from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +96,35 @@ def test_every_column_type_reads_back_as_written(superuser):
     assert ServiceOrder.objects.get(pk=order.pk).total == Decimal("12345678.90")
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"status": [None, OrderStatus.PENDING], "qty": [1, 2**40], "ratio": 0.1, "text": 'ü ✓ " \\ \u2028'},
+        {7: "int key", False: "bool key", None: "null key", 2.5: "float key"},
+        {"huge": 2**70},  # past orjson's 64 bits: json.dumps writes it
+        [],
+    ],
+)
+def test_json_values_are_written_as_json_dumps_writes_them(superuser, changes):
+    part = SparePartFactory()
+    entry = Auditor(
+        content_type=ContentType.objects.get_for_model(part), object_id="1", action="update", changes=changes
+    )
+    insert_rows([entry])
+    assert Auditor.objects.get(pk=entry.pk).changes == json.loads(json.dumps(changes))
+
+
+def test_json_values_json_dumps_refuses_are_still_refused(superuser):
+    part = SparePartFactory()
+    for value in (datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC), Decimal("1.5")):
+        entry = Auditor(
+            content_type=ContentType.objects.get_for_model(part), object_id="1", action="update", changes={"v": value}
+        )
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            insert_rows([entry])
+    assert not Auditor.objects.filter(object_id="1").exists()
+
+
 def test_one_sql_text_and_one_parameter_for_any_number_of_rows(superuser):
     one = insert_statement([ServiceOrder(request_id="a", total=Decimal("1"), created_by=superuser)])
     many = insert_statement(
@@ -99,6 +133,42 @@ def test_one_sql_text_and_one_parameter_for_any_number_of_rows(superuser):
     assert one.sql == many.sql
     assert len(one.params) == len(many.params) == 1
     assert (one.expected_rows, many.expected_rows) == (1, 20)
+
+
+def test_values_written_unprepared_are_what_their_fields_would_prepare(superuser):
+    """The short-cut for ints, strings, booleans and None writes what ``get_db_prep_save`` would."""
+    part = SparePartFactory()
+    order = ServiceOrder(pk=7, request_id="r", client_name="c", total=Decimal("1"), created_by=superuser)
+    samples = [
+        order,
+        ServiceOrderItem(pk=8, order=order, spare_part=part, quantity=3, unit_price=Decimal("2.50")),
+        StockMovement(pk=9, spare_part=part, delta=-3, stock_after=4, reason="order", order_id=7, note=""),
+        Auditor(
+            content_type=ContentType.objects.get_for_model(part),
+            object_id=str(part.pk),
+            action=Auditor.Action.UPDATE,
+            changes={},
+            actor=superuser,
+            remote_addr="127.0.0.1",
+        ),
+    ]
+    checked = 0
+    for obj in samples:
+        for field, column, attname, plain in _row_preparers(type(obj), obj.pk is not None):
+            value = obj.__dict__.get(attname)
+            if plain and (value is None or type(value) in plain):
+                # What goes into the row's JSON is the same (IntegerField prepares 3 as psycopg's Int4(3)).
+                prepared = field.get_db_prep_save(value, connection)
+                assert orjson.dumps(prepared, default=_json_default) == orjson.dumps(value), (
+                    type(obj).__name__,
+                    column,
+                )
+                checked += 1
+    assert checked >= 15
+    # Classes not listed (and subclasses of listed ones) always take the long way.
+    assert not any(
+        plain for field, _, _, plain in _row_preparers(Auditor, False) if field.name in ("timestamp", "changes")
+    )
 
 
 def test_constraints_still_hold():
