@@ -248,11 +248,11 @@ def lock_parts_allocating_ids(
     category_names = [field.attname for field in Category._meta.concrete_fields]
     width, category_width = len(part_names), len(category_names)
     category_field = SparePart._meta.get_field("category")
-    parts = {}
+    parts, alias = {}, connection.alias
     for row in rows:
-        part = SparePart.from_db(connection.alias, part_names, row[:width])
+        part = SparePart.from_db(alias, part_names, row[:width])
         category_row = row[width : width + category_width]
-        category = None if category_row[0] is None else Category.from_db(connection.alias, category_names, category_row)
+        category = None if category_row[0] is None else Category.from_db(alias, category_names, category_row)
         category_field.set_cached_value(part, category)
         parts[part.pk] = part
     new_ids = list(rows[0][width + category_width :]) if rows and wanted else None

@@ -156,9 +156,10 @@ def insert_statement(objs: Sequence[models.Model]) -> Statement:
 
 
 def _mark_saved(objs: Sequence[models.Model]) -> None:
+    alias = connection.alias
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = alias
 
 
 def insert_rows(objs: Sequence[models.Model]) -> Sequence[models.Model]:

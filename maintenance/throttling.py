@@ -14,6 +14,8 @@ settings (``THROTTLE_USER_RATE``, ``THROTTLE_ANON_RATE``) and the 429 with
 
 from __future__ import annotations
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache import cache as default_cache
 from rest_framework import throttling
 
 
@@ -30,16 +32,18 @@ class SlidingWindowCounterMixin:
         window = int(self.now // self.duration)
         self.elapsed = self.now - window * self.duration
         current_key, previous_key = f"{self.key}:{window}", f"{self.key}:{window - 1}"
-        counts = self.cache.get_many([current_key, previous_key])
+        # The cache itself rather than the ``cache`` proxy, which looks it up again on every use.
+        cache = caches[DEFAULT_CACHE_ALIAS] if self.cache is default_cache else self.cache
+        counts = cache.get_many([current_key, previous_key])
         self.current, self.previous = counts.get(current_key, 0), counts.get(previous_key, 0)
         if self.previous * (1 - self.elapsed / self.duration) + self.current >= self.num_requests:
             return self.throttle_failure()
         # Kept for two windows: the next window weighs this one.
-        if not self.cache.add(current_key, 1, 2 * self.duration):
+        if not cache.add(current_key, 1, 2 * self.duration):
             try:
-                self.cache.incr(current_key)
+                cache.incr(current_key)
             except ValueError:  # expired between add and incr
-                self.cache.add(current_key, 1, 2 * self.duration)
+                cache.add(current_key, 1, 2 * self.duration)
         return True
 
     def wait(self) -> float:
