@@ -72,10 +72,21 @@ _PLAIN_FIELDS = {
 }
 
 
+# Fields whose preparation of a string depends on the string alone and is worth
+# remembering: an audit row's address, parsed by ``ipaddress`` for every row.
+_MEMOIZED_FIELDS = {models.GenericIPAddressField}
+
+
+@lru_cache(maxsize=512)
+def _prepared_once(field: models.Field, value: str):
+    return field.get_db_prep_save(value, connections[DEFAULT_DB_ALIAS])
+
+
 @lru_cache(maxsize=64)
-def _row_preparers(model: type[models.Model], with_pk: bool) -> tuple[tuple[models.Field, str, str, tuple], ...]:
-    """Per field: the field, its column, its attribute, and the value types it passes through unprepared
-    (with ``None``; empty when every value takes ``pre_save`` and ``get_db_prep_save``)."""
+def _row_preparers(model: type[models.Model], with_pk: bool) -> tuple[tuple[models.Field, str, str, tuple, bool], ...]:
+    """Per field: the field, its column, its attribute, the value types it passes through unprepared
+    (with ``None``; empty when every value takes ``pre_save`` and ``get_db_prep_save``), and whether
+    its preparation of a string is remembered."""
     preparers = []
     for field in _insertable_fields(model, with_pk):
         target = field.target_field if isinstance(field, models.ForeignKey) else field
@@ -85,7 +96,8 @@ def _row_preparers(model: type[models.Model], with_pk: bool) -> tuple[tuple[mode
             field is not target and type(field).get_db_prep_save is not models.ForeignKey.get_db_prep_save
         ):
             plain = ()
-        preparers.append((field, field.column, field.attname, plain))
+        memoized = type(field) in _MEMOIZED_FIELDS and type(field).pre_save is models.Field.pre_save
+        preparers.append((field, field.column, field.attname, plain, memoized))
     return tuple(preparers)
 
 
@@ -145,10 +157,12 @@ def insert_statement(objs: Sequence[models.Model]) -> Statement:
     for obj in objs:
         row = {}
         values = obj.__dict__
-        for field, column, attname, plain in preparers:
+        for field, column, attname, plain, memoized in preparers:
             value = values.get(attname, _MISSING)
             if plain and (value is None or type(value) in plain):
                 row[column] = value
+            elif memoized and type(value) is str:
+                row[column] = _prepared_once(field, value)
             else:
                 row[column] = _json_ready(field.get_db_prep_save(field.pre_save(obj, True), wrapper))
         rows.append(row)

@@ -6,16 +6,17 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from inventory.serializers import MONEY, SparePartSerializer, format_timestamp, part_representation
+from maintenance.serializers import ClonedFieldsMixin
 from media_uploads.serializers import ServiceOrderImageSerializer
 from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
 
 
-class OrderLineInputSerializer(serializers.Serializer):
+class OrderLineInputSerializer(ClonedFieldsMixin, serializers.Serializer):
     spare_part_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     quantity = serializers.IntegerField(min_value=1, max_value=settings.MAX_LINE_QUANTITY)
 
 
-class ClientFieldsSerializer(serializers.Serializer):
+class ClientFieldsSerializer(ClonedFieldsMixin, serializers.Serializer):
     client_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     client_phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
     client_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)

@@ -154,7 +154,7 @@ def test_values_written_unprepared_are_what_their_fields_would_prepare(superuser
     ]
     checked = 0
     for obj in samples:
-        for field, column, attname, plain in _row_preparers(type(obj), obj.pk is not None):
+        for field, column, attname, plain, _ in _row_preparers(type(obj), obj.pk is not None):
             value = obj.__dict__.get(attname)
             if plain and (value is None or type(value) in plain):
                 # What goes into the row's JSON is the same (IntegerField prepares 3 as psycopg's Int4(3)).
@@ -167,7 +167,7 @@ def test_values_written_unprepared_are_what_their_fields_would_prepare(superuser
     assert checked >= 15
     # Classes not listed (and subclasses of listed ones) always take the long way.
     assert not any(
-        plain for field, _, _, plain in _row_preparers(Auditor, False) if field.name in ("timestamp", "changes")
+        plain for field, _, _, plain, _ in _row_preparers(Auditor, False) if field.name in ("timestamp", "changes")
     )
 
 
