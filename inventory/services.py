@@ -215,7 +215,7 @@ def _lock_parts_sql(id_arrays: str = "") -> str:
         f"FROM {quote(SparePart._meta.db_table)} p LEFT JOIN {quote(Category._meta.db_table)} c "
         f"ON c.{quote(Category._meta.pk.column)} = p.{quote(SparePart._meta.get_field('category').column)} "
         f"{'CROSS JOIN new_ids ' if id_arrays else ''}"
-        f"WHERE p.{quote(SparePart._meta.pk.column)} = ANY(%s) ORDER BY p.{quote(SparePart._meta.pk.column)} "
+        f"WHERE p.{quote(SparePart._meta.pk.column)} = ANY(%s::bigint[]) ORDER BY p.{quote(SparePart._meta.pk.column)} "
         "FOR UPDATE OF p"
     )
 
@@ -239,10 +239,11 @@ def lock_parts_allocating_ids(
     Every order runs this. The ids are ``None`` when none of the parts exists
     (then nothing is written).
     """
-    ids = sorted(set(part_ids))
+    ids = sorted({int(part_id) for part_id in part_ids})
     id_arrays, id_params = allocate_ids_sql(*wanted) if wanted else ("", [])
     with connection.cursor() as cursor:
-        cursor.execute(_lock_parts_sql(id_arrays), [*id_params, ids])
+        # The ids as an array literal: psycopg's list adapter inspects every element to choose a type.
+        cursor.execute(_lock_parts_sql(id_arrays), [*id_params, "{" + ",".join(map(str, ids)) + "}"])
         rows = cursor.fetchall()
     part_names = [field.attname for field in SparePart._meta.concrete_fields]
     category_names = [field.attname for field in Category._meta.concrete_fields]

@@ -30,8 +30,16 @@ class ModelPermissions(permissions.DjangoModelPermissions):
         custom = getattr(view, "required_permissions", None)
         if custom and getattr(view, "action", None) in custom:
             return list(custom[view.action])
-        queryset = self._queryset(view)
-        return self.get_required_permissions(request.method, queryset.model)
+        return self.get_required_permissions(request.method, self._model(view))
+
+    def _model(self, view):
+        # GenericAPIView.get_queryset clones the queryset (and its prefetches) only to be asked its model.
+        from rest_framework.generics import GenericAPIView  # not at import: DRF's settings import this module
+
+        queryset = getattr(view, "queryset", None)
+        if queryset is not None and type(view).get_queryset is GenericAPIView.get_queryset:
+            return queryset.model
+        return self._queryset(view).model
 
 
 class IsStaff(permissions.BasePermission):
