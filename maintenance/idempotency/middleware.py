@@ -196,6 +196,9 @@ class IdempotencyMiddleware:
                 row = cursor.fetchone()
             if row is not None:
                 return row[0], None
+            # If the request before us is storing its answer right now, the INSERT above
+            # waited for that to commit (PostgreSQL's unique check waits for a row's
+            # in-progress updater), so what we read here is the outcome.
             existing = ProcessedRequest.objects.filter(**lookup).first()
             if existing is None:
                 continue  # purged meanwhile: try the INSERT again
@@ -221,15 +224,23 @@ class IdempotencyMiddleware:
 
     @staticmethod
     def _release(record_id: int, lock: int) -> None:
-        """Forget the key (the request did not complete) and release the lock, in one round trip."""
+        """Forget the key (the request did not complete) and release the lock, in one round trip.
+
+        The unlock reads the DELETE's result, so it runs after it: a WITH query nobody
+        reads runs after the main query, which released the lock before the row was
+        touched, and a retry in that moment took the key over and ran the request
+        again. The commit still follows the unlock; a retry's INSERT waits for it.
+        """
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH gone AS (DELETE FROM {TABLE} WHERE id = %s) SELECT pg_advisory_unlock(%s)", [record_id, lock]
+                f"WITH gone AS (DELETE FROM {TABLE} WHERE id = %s RETURNING 1) "
+                "SELECT pg_advisory_unlock(%s) FROM (SELECT count(*) FROM gone) AS deleted",
+                [record_id, lock],
             )
 
     @classmethod
     def _finish(cls, record_id: int, response, lock: int) -> None:
-        """Store the response with the key and release the lock, in one round trip."""
+        """Store the response with the key and release the lock, in one round trip (ordered as in ``_release``)."""
         status = response.status_code
         if status >= 500 or status in NOT_STORED_STATUSES or getattr(response, "streaming", False):
             cls._release(record_id, lock)
@@ -237,7 +248,8 @@ class IdempotencyMiddleware:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"WITH done AS (UPDATE {TABLE} SET state = %s, response_status = %s, response_body = %s, "
-                "response_content_type = %s, completed_at = %s WHERE id = %s) SELECT pg_advisory_unlock(%s)",
+                "response_content_type = %s, completed_at = %s WHERE id = %s RETURNING 1) "
+                "SELECT pg_advisory_unlock(%s) FROM (SELECT count(*) FROM done) AS updated",
                 [
                     ProcessedRequest.State.COMPLETED,
                     status,

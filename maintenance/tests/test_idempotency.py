@@ -1,4 +1,5 @@
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from threading import Barrier
@@ -226,3 +227,100 @@ def test_twenty_parallel_copies_run_once(live_server_url):
     assert retry.status_code == 201
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert SparePart.objects.get(pk=part.pk).stock == 97
+
+
+@pytest.mark.live
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_retry_waits_for_the_answer_being_stored_instead_of_running_again(live_server_url):
+    """The lock is released in the statement that stores the answer, before it commits.
+
+    A retry that takes the lock in that moment must wait for the commit and replay the
+    answer, not find the key "in progress" and take it over.
+    """
+    import psycopg
+    from django.db import connection
+
+    from maintenance.idempotency.middleware import canonical_body, fingerprint
+
+    user = make_user(is_superuser=True, is_staff=True)
+    part = SparePartFactory(stock=10)
+    body = order(part, "race-1")
+    digest = fingerprint("POST", "/api/v1/orders", canonical_body(json.dumps(body).encode(), "application/json"))
+    record = ProcessedRequest.objects.create(
+        key="race-1", user=user, method="POST", path="/api/v1/orders", fingerprint=digest, created_at=timezone.now()
+    )
+    with psycopg.connect(**connection.get_connection_params()) as first:  # the first request, finishing
+        first.execute(
+            "UPDATE idempotency_processedrequest SET state = 'completed', response_status = 201, "
+            "response_body = %s, response_content_type = 'application/json', completed_at = now() WHERE id = %s",
+            [b'{"stored": true}', record.pk],
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            retry = pool.submit(
+                requests.post,
+                f"{live_server_url}/api/v1/orders/",
+                json=body,
+                headers={"Authorization": f"Token {token_for(user)}"},
+                timeout=30,
+            )
+            time.sleep(1)
+            assert not retry.done()  # waiting for the first request's commit
+            first.commit()
+            response = retry.result()
+    assert response.status_code == 201
+    assert response.content == b'{"stored": true}'
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert not ServiceOrder.objects.exists()
+    assert SparePart.objects.get(pk=part.pk).stock == 10
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status", [201, 500])  # 500: the key is forgotten instead
+def test_the_lock_is_released_only_after_the_key_row_is_written(superuser, status):
+    """While the row is being written (slowed down by a trigger), the key's lock is still held."""
+    import threading
+
+    import psycopg
+    from django.db import connection
+    from django.http import HttpResponse
+
+    from maintenance.idempotency.middleware import IdempotencyMiddleware
+
+    record = ProcessedRequest.objects.create(
+        key="slow", user=superuser, method="POST", path="/p", fingerprint="f", created_at=timezone.now()
+    )
+    lock = 4242
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_row() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(1.5); RETURN COALESCE(NEW, OLD); END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_slow_row BEFORE UPDATE OR DELETE ON idempotency_processedrequest "
+            "FOR EACH ROW EXECUTE FUNCTION test_slow_row()"
+        )
+    try:
+
+        def finish():
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_lock(%s)", [lock])
+                IdempotencyMiddleware._finish(record.pk, HttpResponse(b"{}", status=status), lock)
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=finish)
+        worker.start()
+        time.sleep(0.7)
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            taken_while_writing = other.execute("SELECT pg_try_advisory_lock(%s)", [lock]).fetchone()[0]
+        worker.join(timeout=10)
+        assert taken_while_writing is False
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_slow_row ON idempotency_processedrequest")
+            cursor.execute("DROP FUNCTION test_slow_row()")
+    if status == 201:
+        assert ProcessedRequest.objects.get(pk=record.pk).state == ProcessedRequest.State.COMPLETED
+    else:
+        assert not ProcessedRequest.objects.filter(pk=record.pk).exists()
