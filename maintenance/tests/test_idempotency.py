@@ -274,7 +274,7 @@ def test_retry_waits_for_the_answer_being_stored_instead_of_running_again(live_s
     assert SparePart.objects.get(pk=part.pk).stock == 10
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps content type ids for the live server
 @pytest.mark.parametrize("status", [201, 500])  # 500: the key is forgotten instead
 def test_the_lock_is_released_only_after_the_key_row_is_written(superuser, status):
     """While the row is being written (slowed down by a trigger), the key's lock is still held."""
