@@ -9,11 +9,19 @@ process and of its PostgreSQL backend, which repeat within a few percent:
     make bench-inprocess                                   # both scenarios, 500 requests each
     make bench-inprocess BENCH_ARGS="orders --profile"     # plus cProfile, by cumulative CPU time
     make bench-inprocess BENCH_ARGS="orders --queries"     # plus wall time per SQL statement
+    make bench-inprocess BENCH_ARGS="orders --instructions"  # instructions per request (callgrind)
 
 ``orders`` is S1 (one line, quantity 1, a random part of 1,000), ``items`` is S3
 (``GET /api/v1/items/?limit=50``). It runs against its own database
 (``maintenance_inprocess``, created by the Makefile target) with DEBUG off and
 the production settings otherwise.
+
+``--instructions`` counts the instructions this process executes per request
+under valgrind's callgrind (installed from the Debian packages if missing), for
+the measured requests only. Unlike CPU time it does not move with the host's
+speed (the same build repeats within 0.2 %), so it tells two builds apart by 1 %
+where timing needs many alternating runs. It does not see PostgreSQL, the
+kernel or cache misses: confirm a gain with timing or ``make bench``.
 """
 
 from __future__ import annotations
@@ -22,17 +30,25 @@ import argparse
 import collections
 import cProfile
 import io
+import itertools
 import json
 import os
 import pstats
 import random
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
 PARTS = 1000
+# Set in the process that callgrind runs: it counts the measured requests only.
+UNDER_CALLGRIND = "BENCH_INPROCESS_UNDER_CALLGRIND"
+# callgrind counts inside this C function only: the measured loop runs in it, nothing else calls it.
+COUNTED_FUNCTION = "starmap_next"
 
 
 def setup_django() -> None:
@@ -174,25 +190,84 @@ def statement_times(scenario, requests: int) -> None:
     print(f"SQL wall time per request: {1000 * sum(map(sum, times.values())) / requests:.2f} ms")
 
 
+def run_counted(scenario, requests: int) -> None:
+    """The measured requests, driven by ``itertools.starmap`` (see ``COUNTED_FUNCTION``)."""
+    for _ in range(min(100, requests)):  # warm-up: caches, prepared statements
+        scenario()
+    collections.deque(itertools.starmap(scenario, itertools.repeat((), requests)), maxlen=0)
+
+
+def ensure_valgrind() -> str:
+    found = shutil.which("valgrind")
+    if found:
+        return found
+    print("valgrind not found: installing it from the Debian packages", flush=True)
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "valgrind"]
+    if subprocess.run(install, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "update"], stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(install, stdout=subprocess.DEVNULL, check=True)
+    found = shutil.which("valgrind")
+    if not found:
+        raise RuntimeError("valgrind could not be installed")
+    return found
+
+
+def count_instructions(name: str, requests: int) -> None:
+    """Run the scenario again in a process under callgrind and print its instructions per request."""
+    valgrind = ensure_valgrind()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        command = [
+            valgrind,
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            f"--toggle-collect={COUNTED_FUNCTION}",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            "bench.inprocess",
+            name,
+            "--requests",
+            str(requests),
+        ]
+        env = {**os.environ, UNDER_CALLGRIND: "1"}
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+    if not totals:
+        raise RuntimeError(f"no instruction count in callgrind's output for {name}")
+    print(f"{name}: {int(totals.group(1)) / requests / 1e6:.3f} M instructions per request ({requests} requests)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenario", nargs="*", help="orders and/or items (default: both)")
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--requests", type=int, help="measured requests (500; 100 with --instructions)")
     parser.add_argument("--profile", action="store_true", help="cProfile the scenario (CPU time)")
     parser.add_argument("--queries", action="store_true", help="wall time per SQL statement")
+    parser.add_argument("--instructions", action="store_true", help="instructions per request, under callgrind")
     args = parser.parse_args(argv)
     unknown = set(args.scenario) - {"orders", "items"}
     if unknown:
         parser.error(f"unknown scenario(s) {sorted(unknown)}: choose orders and/or items")
+    names = args.scenario or ["orders", "items"]
+    if args.instructions:
+        for name in names:
+            count_instructions(name, args.requests or 100)
+        return 0
+    requests = args.requests or 500
     setup_django()
     token, part_ids = prepare()
     available = scenarios(Client(token), part_ids)
-    for name in args.scenario or ["orders", "items"]:
-        measure(name, available[name], args.requests)
+    if os.environ.get(UNDER_CALLGRIND):
+        for name in names:
+            run_counted(available[name], requests)
+        return 0
+    for name in names:
+        measure(name, available[name], requests)
         if args.profile:
-            profile(available[name], args.requests)
+            profile(available[name], requests)
         if args.queries:
-            statement_times(available[name], min(args.requests, 200))
+            statement_times(available[name], min(requests, 200))
     return 0
 
 
