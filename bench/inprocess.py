@@ -36,13 +36,14 @@ import os
 import pstats
 import random
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from bench.tools import ensure_command
 
 PARTS = 1000
 # Set in the process that callgrind runs: it counts the measured requests only.
@@ -197,24 +198,9 @@ def run_counted(scenario, requests: int) -> None:
     collections.deque(itertools.starmap(scenario, itertools.repeat((), requests)), maxlen=0)
 
 
-def ensure_valgrind() -> str:
-    found = shutil.which("valgrind")
-    if found:
-        return found
-    print("valgrind not found: installing it from the Debian packages", flush=True)
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "valgrind"]
-    if subprocess.run(install, stdout=subprocess.DEVNULL).returncode != 0:
-        subprocess.run(["apt-get", "update"], stdout=subprocess.DEVNULL, check=True)
-        subprocess.run(install, stdout=subprocess.DEVNULL, check=True)
-    found = shutil.which("valgrind")
-    if not found:
-        raise RuntimeError("valgrind could not be installed")
-    return found
-
-
 def count_instructions(name: str, requests: int) -> None:
     """Run the scenario again in a process under callgrind and print its instructions per request."""
-    valgrind = ensure_valgrind()
+    valgrind = ensure_command("valgrind", log=lambda message: print(message, flush=True))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         command = [

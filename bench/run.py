@@ -58,6 +58,7 @@ VENV_BIN = Path(sys.executable).parent
 os.environ.setdefault("DEV_DB_NAME", "maintenance_bench")
 os.environ.setdefault("AWS_STORAGE_BUCKET_NAME", "maintenance-bench")
 
+from bench.tools import ensure_command  # noqa: E402
 from maintenance import devservices  # noqa: E402
 
 DB_NAME = devservices.DB_NAME
@@ -173,18 +174,7 @@ def pg_bin(name: str) -> str:
 
 
 def ensure_wrk() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    log("wrk not found: installing it from the Debian packages")
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "wrk"]
-    if subprocess.run(install, stdout=subprocess.DEVNULL).returncode != 0:
-        subprocess.run(["apt-get", "update"], stdout=subprocess.DEVNULL, check=True)
-        subprocess.run(install, stdout=subprocess.DEVNULL, check=True)
-    found = shutil.which("wrk")
-    if not found:
-        raise RuntimeError("wrk could not be installed")
-    return found
+    return ensure_command("wrk", log=log)
 
 
 def free_port() -> int:
