@@ -19,11 +19,12 @@ def clone_field(field: serializers.Field) -> serializers.Field:
     ones: each is re-created from its arguments (``Field.__deepcopy__``), which runs
     its ``__init__`` again — error messages gathered along the class hierarchy,
     validators built — after deep-copying the arguments one by one. A declared field
-    is never bound and nothing changes it after ``__init__``, so a plain field is
-    copied attribute by attribute: the copy gets its own binding (name, parent,
-    source) and shares the validators and messages, which DRF shares too. A nested
-    serializer (a ``many=True`` list and its child) holds fields of its own and is
-    re-created as DRF does, with its arguments cloned the same way.
+    is never bound, so a plain field is copied attribute by attribute: the copy gets
+    its own binding (name, parent, source) and shares the declared field's validators
+    and error messages (DRF shares validators passed as an argument the same way;
+    nothing in DRF changes either after ``__init__``). A nested serializer (a
+    ``many=True`` list and its child) holds fields of its own and is re-created as DRF
+    does, with its arguments cloned the same way.
     """
     if not isinstance(field, serializers.BaseSerializer):
         clone = object.__new__(type(field))
