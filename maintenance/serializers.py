@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import copy
-import datetime
-import decimal
 
 from rest_framework import serializers
-
-# Argument values that need no copy: nothing can change them in place.
-_IMMUTABLE = (str, int, float, bool, type(None), decimal.Decimal, datetime.date, datetime.datetime, datetime.time)
 
 
 def clone_field(field: serializers.Field) -> serializers.Field:
@@ -23,26 +18,14 @@ def clone_field(field: serializers.Field) -> serializers.Field:
     its own binding (name, parent, source) and shares the declared field's validators
     and error messages (DRF shares validators passed as an argument the same way;
     nothing in DRF changes either after ``__init__``). A nested serializer (a
-    ``many=True`` list and its child) holds fields of its own and is re-created as DRF
-    does, with its arguments cloned the same way.
+    ``many=True`` list and its child) holds fields of its own and is deep-copied, as
+    DRF does.
     """
     if not isinstance(field, serializers.BaseSerializer):
         clone = object.__new__(type(field))
         clone.__dict__.update(field.__dict__)
         return clone
-    args = [_clone_argument(value) for value in field._args]
-    kwargs = {
-        key: value if key in ("validators", "regex") else _clone_argument(value) for key, value in field._kwargs.items()
-    }
-    return field.__class__(*args, **kwargs)
-
-
-def _clone_argument(value):
-    if type(value) in _IMMUTABLE:
-        return value
-    if isinstance(value, serializers.Field):
-        return clone_field(value)
-    return copy.deepcopy(value)
+    return copy.deepcopy(field)
 
 
 class ClonedFieldsMixin:
