@@ -29,6 +29,29 @@ from maintenance.roles import ROLE_PERMISSIONS
 PROJECT_DIR = Path(__file__).resolve().parent
 
 
+def flushing_without_restore(item) -> bool:
+    """Whether a test would flush the database without putting the migrated data back.
+
+    Such a test empties the content types; the next one to need them creates new
+    ids, and the session's live gunicorn workers, which cached the old ids, then
+    write audit rows that point at missing content types.
+    """
+    marker = item.get_closest_marker("django_db")
+    kwargs = marker.kwargs if marker else {}
+    transactional = kwargs.get("transaction") or "transactional_db" in getattr(item, "fixturenames", ())
+    restored = kwargs.get("serialized_rollback") or "django_db_serialized_rollback" in getattr(item, "fixturenames", ())
+    return bool(transactional and not restored)
+
+
+def pytest_runtest_setup(item):
+    if flushing_without_restore(item):
+        pytest.fail(
+            "A transaction=True test must also set serialized_rollback=True: its flush would empty the "
+            "content types under the session's live server (see flushing_without_restore in conftest.py).",
+            pytrace=False,
+        )
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     """Put the migrated data back right after a flushing (live) test.
