@@ -113,6 +113,30 @@ def test_session_authentication_works_for_staff(world, client):
     assert b"Spare Part List" in browsable.content or b"api" in browsable.content.lower()
 
 
+@pytest.mark.parametrize("role", [IM, TECH, VIEW, NONE])
+def test_api_root_lists_the_collections_for_any_signed_in_client(world, role):
+    group = ROLE_GROUPS[role]
+    client = client_for(make_user(role, groups=(group,) if group else ()))
+    response = client.get("/api/v1/")
+    assert response.status_code == 200, response.content
+    links = response.json()
+    assert {"items", "categories", "orders"} <= set(links)
+    assert links["orders"].rstrip("/").endswith("/api/v1/orders")  # the routes take both forms
+    # The links are only links: a client without a role still cannot read through them.
+    assert client.get("/api/v1/orders/").status_code == (403 if role == NONE else 200)
+
+
+def test_api_root_needs_authentication(world):
+    assert APIClient().get("/api/v1/").status_code == 401
+
+
+def test_browsable_api_root_for_staff(world, client):
+    client.force_login(make_user("staffer", is_staff=True, groups=(VIEWERS,)))
+    response = client.get("/api/v1/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"/api/v1/items" in response.content
+
+
 def test_token_authentication_rejects_a_bad_token(world):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
