@@ -239,10 +239,21 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
         details = {name: data[name] for name in CLIENT_FIELDS if name in form.changed_data}
         if details:
             services.update_order_details(order.pk, **details)
+        new_lines = new_items.lines() if new_items is not None else []
+        removed = [
+            item_form.instance
+            for formset in formsets
+            if isinstance(formset, ExistingItemsFormSet)
+            for item_form in formset.deleted_forms
+        ]
+        if new_lines or removed:
+            # This save is one transaction: its part locks must come in id order, as an order's do.
+            services.lock_for_line_changes(
+                order.pk, [line["spare_part_id"] for line in new_lines] + [item.spare_part_id for item in removed]
+            )
         # Add before removing: an order keeps at least one line.
-        if new_items is not None:
-            for line in new_items.lines():
-                new_items.new_objects.append(services.add_order_item(order.pk, **line))
+        for line in new_lines:
+            new_items.new_objects.append(services.add_order_item(order.pk, **line))
         for formset in formsets:
             if isinstance(formset, ExistingItemsFormSet):
                 for item_form in formset.deleted_forms:

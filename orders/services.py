@@ -20,7 +20,7 @@ from inventory import services as inventory
 from inventory.models import StockMovement
 from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
-from maintenance.errors import Conflict, InvalidInput, InvalidTransition, NotFound
+from maintenance.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
 CLIENT_FIELDS = ("client_name", "client_phone", "client_email", "description")
@@ -52,6 +52,22 @@ def _clean_lines(lines: Sequence) -> list[OrderLine]:
             )
         cleaned.append(line)
     return cleaned
+
+
+def _largest_total() -> Decimal:
+    field = ServiceOrder._meta.get_field("total")
+    return Decimal(10) ** (field.max_digits - field.decimal_places) - Decimal(10) ** -field.decimal_places
+
+
+def _check_total(total: Decimal) -> None:
+    # Prices and quantities within their own limits can still add up past what the column holds.
+    largest = _largest_total()
+    if total > largest:
+        raise InvalidInput(
+            f"The order's total would be {total}; an order's total may be at most {largest}.",
+            field="items",
+            code="total_too_large",
+        )
 
 
 def _totals_per_part(lines: list[OrderLine]) -> dict[int, int]:
@@ -90,6 +106,7 @@ def place_order(
                 raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
             (order_id,), item_ids, movement_ids = new_ids
             total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
+            _check_total(total)
             order = ServiceOrder(
                 id=order_id,
                 request_id=request_id,
@@ -132,19 +149,30 @@ def place_order(
     except IntegrityError as exc:
         if "request_id" not in str(exc):
             raise
-        existing = ServiceOrder.objects.filter(created_by=created_by, request_id=request_id).first()
-        if existing is not None and _same_lines(existing, lines):
-            # The same order was placed before but its answer was lost (e.g. a 503
-            # after the commit, when the idempotency record was released): the
-            # retry gets that order, never a second one.
-            existing.replayed = True
-            return existing
-        raise Conflict(
-            f"An order with request_id '{request_id}' already exists with other items.",
-            field="request_id",
-            code="duplicate_request",
-        ) from exc
+        return _placed_before(created_by, request_id, lines, exc)
+    except (InsufficientStock, NotFound) as exc:
+        # A retry of an order that was placed (its answer lost, or its idempotency key
+        # expired) would find the stock it took gone: it gets its order, not a refusal.
+        return _placed_before(created_by, request_id, lines, exc)
     return order
+
+
+def _placed_before(created_by, request_id: str, lines: list[OrderLine], exc: Exception) -> ServiceOrder:
+    """The order this request_id already placed, if it has these lines; else ``exc`` or a conflict."""
+    existing = ServiceOrder.objects.filter(created_by=created_by, request_id=request_id).first()
+    if existing is None:
+        raise exc
+    if _same_lines(existing, lines):
+        # The same order was placed before but its answer was lost (e.g. a 503
+        # after the commit, when the idempotency record was released): the
+        # retry gets that order, never a second one.
+        existing.replayed = True
+        return existing
+    raise Conflict(
+        f"An order with request_id '{request_id}' already exists with other items.",
+        field="request_id",
+        code="duplicate_request",
+    ) from exc
 
 
 def _same_lines(order: ServiceOrder, lines: list[OrderLine]) -> bool:
@@ -159,15 +187,32 @@ def _lock_order(order_id: int) -> ServiceOrder:
     return order
 
 
-def _require_open(order: ServiceOrder) -> None:
+def _require_open(order: ServiceOrder, what: str = "its lines") -> None:
     if order.is_final:
-        raise Conflict(f"Order {order.pk} is {order.status}; its lines can no longer change.", code="order_final")
+        raise Conflict(f"Order {order.pk} is {order.status}; {what} can no longer change.", code="order_final")
 
 
 def _recompute_total(order: ServiceOrder) -> None:
     lines = ServiceOrderItem.objects.filter(order=order).values_list("quantity", "unit_price")
     order.total = sum((quantity * price for quantity, price in lines), Decimal("0.00"))
     order.save(update_fields=["total", "date_updated"])
+
+
+def lock_for_line_changes(order_id: int, part_ids: Sequence[int]) -> ServiceOrder:
+    """Lock an order and then every part its line changes will touch, in id order.
+
+    For a caller that adds and removes several lines in one transaction (the admin's
+    order page). Each :func:`add_order_item` / :func:`remove_order_item` locks the order
+    and then its one part: in a row, they would lock the parts in form order, while
+    :func:`place_order` locks them in id order, and the two could deadlock. Taken here
+    up front, in the order every path uses (the order, then parts by id), the later
+    locks are already held. Only inside the caller's transaction, which keeps them.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_for_line_changes must run inside the transaction that makes the changes.")
+    order = _lock_order(order_id)
+    inventory.lock_parts(part_ids)
+    return order
 
 
 def add_order_item(order_id: int, *, spare_part_id: int, quantity: int) -> ServiceOrderItem:
@@ -179,6 +224,7 @@ def add_order_item(order_id: int, *, spare_part_id: int, quantity: int) -> Servi
         inventory.apply_stock_deltas(
             {line.spare_part_id: -line.quantity}, reason=StockMovement.Reason.ORDER, order=order, locked=parts
         )
+        _check_total(order.total + line.quantity * parts[line.spare_part_id].price)  # rolls the stock back
         item = ServiceOrderItem.objects.create(
             order=order,
             spare_part_id=line.spare_part_id,
@@ -230,7 +276,7 @@ def update_order_details(order_id: int, **fields) -> ServiceOrder:
     with transaction.atomic():
         order = _lock_order(order_id)
         if fields:
-            _require_open(order)
+            _require_open(order, "its client details")
             for name, value in fields.items():
                 setattr(order, name, value or "")
             order.save()
@@ -247,11 +293,12 @@ def change_status(order_id: int, new_status: str) -> ServiceOrder:
             return order
         allowed = ALLOWED_TRANSITIONS[order.status]
         if new_status not in allowed:
+            allowed = [str(status) for status in allowed]  # the values, not the enum members' reprs
             raise InvalidTransition(
                 f"Cannot move order {order.pk} from '{order.status}' to '{new_status}'. "
-                f"Allowed next statuses: {list(allowed) or 'none (final status)'}.",
+                f"Allowed next statuses: {', '.join(allowed) or 'none (final status)'}.",
                 field="status",
-                extra={"allowed": list(allowed)},
+                extra={"allowed": allowed},
             )
         if new_status == OrderStatus.CANCELLED:
             returned: dict[int, int] = defaultdict(int)

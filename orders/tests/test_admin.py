@@ -418,3 +418,29 @@ def test_order_history_shows_status_moves_and_lines(staff):
     assert '<span class="audit-old">Pending</span> → <span class="audit-new">In progress</span>' in html
     assert "Bolt (A-STL-M10-50) (#" in html  # a line's part, shown by name
     assert html.count("created service order item") == 2
+
+
+def test_editing_lines_locks_the_order_then_every_part_in_id_order_first(staff):
+    """An order locks its parts in id order; the admin's save, one transaction of several line
+    changes, must take them the same way or the two can deadlock."""
+    low, mid, high = (SparePartFactory(stock=10) for _ in range(3))
+    order = place((mid, 1), (low, 1))
+    low_line = order.items.get(spare_part=low)
+    with CaptureQueriesContext(connection) as queries:
+        response = staff.post(change_url(order), change_form(order, new_lines=[(high, 1), (mid, 2)], remove=[low_line]))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    statements = [query["sql"] for query in queries.captured_queries]
+    locks = [i for i, sql in enumerate(statements) if "FOR UPDATE" in sql]
+    first_write = next(
+        i for i, sql in enumerate(statements) if sql.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))
+    )
+    order_lock, parts_lock = locks[0], locks[1]
+    assert order_lock < parts_lock < first_write
+    assert '"orders_serviceorder"' in statements[order_lock]
+    assert "inventory_sparepart" in statements[parts_lock]
+    # All three parts in one statement, before anything is written.
+    assert "{" + ",".join(str(pk) for pk in sorted((low.pk, mid.pk, high.pk))) + "}" in statements[parts_lock]
+    order.refresh_from_db()
+    assert sorted(order.items.values_list("spare_part_id", "quantity")) == sorted(
+        [(mid.pk, 1), (high.pk, 1), (mid.pk, 2)]
+    )

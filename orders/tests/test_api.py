@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from inventory.models import SparePart, StockMovement
 from inventory.tests.factories import SparePartFactory
+from maintenance.errors import Conflict, NotFound
 from orders import services
 from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
 
@@ -193,7 +194,11 @@ def test_lifecycle_matrix(api, start, target, allowed):
         assert order.status == target
     else:
         assert response.status_code == 409
-        assert "Allowed next statuses" in response.json()["detail"]
+        body = response.json()
+        expected_next = ", ".join(str(status) for status in services.ALLOWED_TRANSITIONS[start])
+        assert f"Allowed next statuses: {expected_next or 'none (final status)'}." in body["detail"]
+        assert "OrderStatus" not in body["detail"]
+        assert body["allowed"] == [str(status) for status in services.ALLOWED_TRANSITIONS[start]]
         assert order.status == start
     part.refresh_from_db()
     expected = stock_before + 2 if allowed and target == "cancelled" else stock_before
@@ -260,7 +265,77 @@ def test_final_orders_refuse_line_changes(api):
     services.change_status(order.pk, OrderStatus.CANCELLED)
     response = api.post(f"/api/v1/orders/{order.pk}/items/", {"spare_part_id": part.pk, "quantity": 1})
     assert response.status_code == 409
-    assert api.patch(f"/api/v1/orders/{order.pk}/", {"client_name": "x"}, format="json").status_code == 409
+    assert "its lines can no longer change" in response.json()["detail"]
+    details = api.patch(f"/api/v1/orders/{order.pk}/", {"client_name": "x"}, format="json")
+    assert details.status_code == 409
+    assert "its client details can no longer change" in details.json()["detail"]
+
+
+# --- limits and retries ----------------------------------------------------------------
+
+LARGEST_TOTAL = Decimal("9999999999.99")  # ServiceOrder.total: 12 digits, 2 of them decimals
+
+
+def test_an_order_whose_total_the_column_cannot_hold_is_400_and_writes_nothing(api):
+    dear = SparePartFactory(price=Decimal("99999999.99"), stock=1000)
+    fits = api.post("/api/v1/orders/", order_payload((dear, 100), request_id="fits"), format="json")
+    assert fits.status_code == 201, fits.json()
+    assert Decimal(fits.json()["total"]) == Decimal("9999999999.00") <= LARGEST_TOTAL
+
+    response = api.post("/api/v1/orders/", order_payload((dear, 101), request_id="big"), format="json")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["code"], body["field"]) == ("total_too_large", "items")
+    assert str(LARGEST_TOTAL) in body["detail"]
+    assert not ServiceOrder.objects.filter(request_id="big").exists()
+    dear.refresh_from_db()
+    assert dear.stock == 900
+    assert_ledger_consistent()
+
+
+def test_a_line_that_would_overflow_the_total_is_400_and_gives_no_stock_away(api):
+    dear = SparePartFactory(price=Decimal("99999999.99"), stock=1000)
+    order = services.place_order(request_id="r", items=[{"spare_part_id": dear.pk, "quantity": 99}])
+    response = api.post(f"/api/v1/orders/{order.pk}/items/", {"spare_part_id": dear.pk, "quantity": 2}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "total_too_large"
+    dear.refresh_from_db()
+    order.refresh_from_db()
+    assert (dear.stock, order.items.count(), order.total) == (901, 1, Decimal("9899999999.01"))
+    assert_ledger_consistent()
+
+
+def test_a_retry_after_its_order_took_the_last_units_gets_that_order(api):
+    """The answer to an order can be lost after its commit; a retry under a new key must not be refused."""
+    part = SparePartFactory(stock=3)
+    first = api.post("/api/v1/orders/", order_payload((part, 3), request_id="last-units"), HTTP_IDEMPOTENCY_KEY="k1")
+    assert first.status_code == 201
+    retry = api.post("/api/v1/orders/", order_payload((part, 3), request_id="last-units"), HTTP_IDEMPOTENCY_KEY="k2")
+    assert retry.status_code == 201, retry.content
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json()["id"] == first.json()["id"]
+    assert ServiceOrder.objects.filter(request_id="last-units").count() == 1
+    part.refresh_from_db()
+    assert part.stock == 0
+
+    other_lines = api.post(
+        "/api/v1/orders/", order_payload((part, 1), request_id="last-units"), HTTP_IDEMPOTENCY_KEY="k3"
+    )
+    assert other_lines.status_code == 409
+    assert (other_lines.json()["code"], other_lines.json()["field"]) == ("duplicate_request", "request_id")
+    # A new order for the same part is still refused for its stock.
+    new = api.post("/api/v1/orders/", order_payload((part, 1), request_id="new"), format="json")
+    assert (new.status_code, new.json()["code"]) == (409, "insufficient_stock")
+
+
+def test_a_used_request_id_with_an_unknown_part_is_a_request_id_conflict():
+    part = SparePartFactory(stock=5)
+    services.place_order(request_id="r", items=[{"spare_part_id": part.pk, "quantity": 1}])
+    with pytest.raises(Conflict) as refused:
+        services.place_order(request_id="r", items=[{"spare_part_id": part.pk + 1000, "quantity": 1}])
+    assert (refused.value.code, refused.value.field) == ("duplicate_request", "request_id")
+    with pytest.raises(NotFound):  # a new request_id: the unknown part is the answer
+        services.place_order(request_id="r2", items=[{"spare_part_id": part.pk + 1000, "quantity": 1}])
 
 
 # --- lists -----------------------------------------------------------------------------
