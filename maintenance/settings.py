@@ -176,6 +176,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 # --- request limits ----------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 MAX_IMAGE_UPLOAD_BYTES = env.int("MAX_IMAGE_UPLOAD_BYTES", default=10 * 1024 * 1024)
+# Decoding needs 3-4 bytes per pixel: 50 million (a 48-megapixel phone photo) is ~200 MB.
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MAX_ORDER_LINES = env.int("MAX_ORDER_LINES", default=100)
 MAX_LINE_QUANTITY = env.int("MAX_LINE_QUANTITY", default=10000)

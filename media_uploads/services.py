@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from storages.backends.s3 import S3Storage
 
 from maintenance.errors import BusinessError, InvalidInput, NotFound, StorageUnavailable
@@ -36,6 +36,8 @@ ALLOWED_FORMATS = {
     "WEBP": ("image/webp", "webp"),
 }
 THUMBNAIL_SIZE = (320, 320)
+# EXIF orientations that turn the picture a quarter: its upright width is the stored height.
+QUARTER_TURNS = {5, 6, 7, 8}
 STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
 
 
@@ -74,10 +76,20 @@ def _not_an_image() -> InvalidInput:
     return InvalidInput("The file is not a valid image.", field="file", code="invalid_image")
 
 
+def pixel_limit() -> int:
+    """The most pixels an image may have: ``MAX_IMAGE_PIXELS``, or Pillow's process-wide limit if lower.
+
+    Decoding costs 3-4 bytes per pixel whatever the file's size: a 300 KB PNG of
+    9000 x 9000 needs 240 MB. Pillow's own limit (89 million pixels) is a guard
+    against bombs, not a budget for a web worker.
+    """
+    return min(limit for limit in (settings.MAX_IMAGE_PIXELS, Image.MAX_IMAGE_PIXELS) if limit)
+
+
 def _too_many_pixels(width: int | None = None, height: int | None = None) -> InvalidInput:
     size = f" ({width} x {height})" if width and height else ""
     return InvalidInput(
-        f"The image has too many pixels{size}; the limit is {Image.MAX_IMAGE_PIXELS} pixels.",
+        f"The image has too many pixels{size}; the limit is {pixel_limit()} pixels (MAX_IMAGE_PIXELS).",
         field="file",
         code="image_too_many_pixels",
     )
@@ -99,9 +111,14 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _make_thumbnail(image: Image.Image) -> bytes:
-    """A JPEG of at most THUMBNAIL_SIZE, turned upright as the EXIF orientation says."""
+    """A JPEG of at most THUMBNAIL_SIZE, turned upright as the EXIF orientation says.
+
+    Reduced first, turned after: ``thumbnail`` decodes a JPEG at an eighth of its
+    size where it can (``draft``), and turning the small copy costs nothing, where
+    turning first copied the full-size pixels once more.
+    """
+    image.thumbnail(THUMBNAIL_SIZE)
     thumbnail = ImageOps.exif_transpose(image)
-    thumbnail.thumbnail(THUMBNAIL_SIZE)
     buffer = io.BytesIO()
     _flatten(thumbnail).save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
@@ -111,8 +128,9 @@ def inspect_image(data: bytes) -> InspectedImage:
     """Decide from the bytes what the image is, or refuse it.
 
     The format and the pixel count are checked from the header, before any
-    pixel is decoded; then Pillow verifies the file and decodes it in full (a
-    truncated or corrupt file fails here) to make the thumbnail.
+    pixel is decoded; then Pillow verifies the file and decodes all of its data
+    (a truncated or corrupt file fails here) to make the thumbnail. Width and
+    height are the picture's as shown, upright (EXIF orientation applied).
     """
     check_upload_size(len(data))
     if not data:
@@ -130,11 +148,12 @@ def inspect_image(data: bytes) -> InspectedImage:
                     field="file",
                     code="invalid_image_format",
                 )
-            if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+            if width * height > pixel_limit():
                 raise _too_many_pixels(width, height)
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
-            image.load()
+            if image.getexif().get(ExifTags.Base.Orientation) in QUARTER_TURNS:
+                width, height = height, width
             thumbnail = _make_thumbnail(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels() from exc

@@ -13,6 +13,8 @@ import os
 import re
 import socket
 import struct
+import subprocess
+import sys
 import time
 import uuid
 import zlib
@@ -233,6 +235,8 @@ def test_exif_orientation_is_applied_to_the_thumbnail(api, order):
     with Image.open(io.BytesIO(fetch(body["thumbnail_url"]).content)) as thumbnail:
         assert thumbnail.size == (160, 320)
         assert thumbnail.getexif().get(0x0112) in (None, 1)
+    # The dimensions are the picture's as shown.
+    assert (body["width"], body["height"]) == (320, 640)
 
 
 # --- refusals ----------------------------------------------------------------
@@ -310,6 +314,54 @@ def test_decompression_bomb_is_refused(api, order):
     assert response.status_code == 400
     assert response.json()["code"] == "image_too_many_pixels"
     assert_nothing_saved(order.pk)
+
+
+def test_pixel_limit_is_the_setting_far_below_pillows(api, order, settings):
+    """A small file can still decode into hundreds of megabytes: the project's limit applies."""
+    assert settings.MAX_IMAGE_PIXELS < Image.MAX_IMAGE_PIXELS
+    settings.MAX_IMAGE_PIXELS = 10_000
+    refused = upload(api, order.pk, make_image("PNG", (101, 100)))
+    assert refused.status_code == 400
+    body = refused.json()
+    assert (body["code"], body["field"]) == ("image_too_many_pixels", "file")
+    assert "(101 x 100)" in body["detail"] and "10000" in body["detail"]
+    assert_nothing_saved(order.pk)
+    accepted = upload(api, order.pk, make_image("PNG", (100, 100)))
+    assert accepted.status_code == 201, accepted.content
+
+
+MEASURE_PEAK_MEMORY = """
+import resource, sys
+import django
+django.setup()
+from media_uploads.services import inspect_image
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+inspected = inspect_image(data)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(inspected.width, inspected.height, len(inspected.thumbnail) > 0, (after - before) // 1024)
+"""
+
+
+def test_a_large_jpeg_is_thumbnailed_without_decoding_it_in_full(tmp_path):
+    """The thumbnail of a big JPEG is decoded at a fraction of its size (``draft``), then turned.
+
+    Measured in a fresh process (peak resident memory only grows): decoded in full,
+    6000 x 4000 RGB is 69 MB, and turning it upright first copied it once more.
+    """
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(make_image("JPEG", (6000, 4000), quality=80))
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE_PEAK_MEMORY, str(photo)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "maintenance.settings"},
+    )
+    assert result.returncode == 0, result.stderr
+    width, height, has_thumbnail, grew_mb = result.stdout.split()
+    assert (int(width), int(height), has_thumbnail) == (6000, 4000, "True")
+    assert int(grew_mb) < 30, f"peak memory grew by {grew_mb} MB"
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
