@@ -5,8 +5,12 @@ guards ``request.body`` and form fields, but a multipart file of any size is
 streamed to a temporary file first, and DRF parses multipart on every endpoint.
 So a 2 GB upload to any API path would fill the disk before a view could say no.
 This middleware answers 413 from the ``Content-Length`` header alone, naming the
-limit, and never touches the body. Bodies without a length (chunked) reach
-Django as empty, so they need no check here.
+limit, and never touches the body.
+
+A chunked body (``Transfer-Encoding: chunked``, no ``Content-Length``) reaches a
+WSGI application as an empty one: Django reads ``CONTENT_LENGTH`` bytes. A write
+sent that way would be refused for missing fields it did send, or worse, act
+without them; it gets 411 Length Required instead.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from maintenance.exceptions import json_error
 
 # Multipart framing around an image: an upload may exceed the image limit by this much.
 MULTIPART_OVERHEAD = 64 * 1024
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def body_limit(content_type: str) -> tuple[int, str]:
@@ -32,13 +37,23 @@ def body_limit(content_type: str) -> tuple[int, str]:
 
 
 class RequestSizeLimitMiddleware:
-    """413 for an API request whose declared body is larger than its limit."""
+    """413 for an API request whose declared body is larger than its limit; 411 for a write without a length."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         if request.path.startswith("/api/"):
+            if (
+                request.method in WRITE_METHODS
+                and "CONTENT_LENGTH" not in request.META
+                and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+            ):
+                return json_error(
+                    411,
+                    "Send the request body with a Content-Length header: chunked request bodies are not read.",
+                    "length_required",
+                )
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
