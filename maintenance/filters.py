@@ -72,3 +72,22 @@ class FilterBackend(DjangoFilterBackend):
 
 def _names_a_filter(params, filter_names) -> bool:
     return any(param == name or param.startswith(f"{name}_") for param in params for name in filter_names)
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's ``?ordering=``, with the primary key as the last sort key.
+
+    Sorted by a column with repeated values (``?ordering=total``), rows that tie
+    come back in whatever order the plan gives, which may differ from one page's
+    query to the next: paging with ``offset`` then repeats some rows and skips
+    others. The key decides ties, in the direction of the last key given.
+    """
+
+    TIE_BREAKERS = frozenset({"pk", "-pk", "id", "-id"})
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering or self.TIE_BREAKERS.intersection(ordering):
+            return ordering
+        last = ordering[-1]
+        return [*ordering, "-pk" if isinstance(last, str) and last.startswith("-") else "pk"]

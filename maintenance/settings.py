@@ -198,7 +198,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "maintenance.filters.FilterBackend",
         "maintenance.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "maintenance.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "maintenance.exceptions.exception_handler",

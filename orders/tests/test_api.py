@@ -428,3 +428,33 @@ def test_fast_order_representation_matches_the_generic_serializer(superuser):
     for line in from_memory["items"] + from_db["items"]:
         line["spare_part"].pop("date_updated")  # the stock UPDATE sets it in the database only
     assert from_memory == from_db
+
+
+@pytest.mark.parametrize("ordering", ["total", "-total", "status,-date_updated"])
+def test_paging_a_sort_with_ties_lists_every_order_once(api, ordering):
+    part = SparePartFactory(stock=100)
+    placed = [
+        services.place_order(request_id=f"tie-{n}", items=[{"spare_part_id": part.pk, "quantity": 1}]).pk
+        for n in range(12)
+    ]
+    seen = []
+    for offset in range(0, 12, 5):
+        page = api.get(f"/api/v1/orders/?ordering={ordering}&limit=5&offset={offset}").json()
+        seen += [order["id"] for order in page["results"]]
+    assert sorted(seen) == sorted(placed)
+    # Ties are decided by id, in the direction of the last key asked for.
+    assert seen == sorted(placed, reverse=ordering.split(",")[-1].startswith("-"))
+
+
+def test_an_ordering_that_names_the_id_is_kept_as_asked(api):
+    part = SparePartFactory(stock=100)
+    placed = [
+        services.place_order(request_id=f"id-{n}", items=[{"spare_part_id": part.pk, "quantity": 1}]).pk
+        for n in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        page = api.get("/api/v1/orders/?ordering=-id,total").json()
+    assert [order["id"] for order in page["results"]] == sorted(placed, reverse=True)
+    listing = next(q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"])
+    assert listing.count('"orders_serviceorder"."id"') >= 1
+    assert listing.split("ORDER BY")[1].split("LIMIT")[0].strip().endswith('"orders_serviceorder"."total" ASC')
