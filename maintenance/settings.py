@@ -189,6 +189,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["maintenance.permissions.ModelPermissions"],
+    # DRF's defaults; the JSON one answers 400, not 500, for a document nested too deeply.
+    "DEFAULT_PARSER_CLASSES": [
+        "maintenance.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "maintenance.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

@@ -70,7 +70,7 @@ def canonical_body(raw: bytes, content_type: str) -> bytes:
     if content_type.startswith("application/json"):
         try:
             return json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")).encode()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply: the view's parser answers 400
             return raw
     return raw
 
@@ -136,7 +136,7 @@ class IdempotencyMiddleware:
             return None
         try:
             data = json.loads(body or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # the view's parser answers 400 (after authentication)
             return None
         value = data.get("request_id") if isinstance(data, dict) else None
         if isinstance(value, bool) or not isinstance(value, str | int):

@@ -324,3 +324,25 @@ def test_the_lock_is_released_only_after_the_key_row_is_written(superuser, statu
         assert ProcessedRequest.objects.get(pk=record.pk).state == ProcessedRequest.State.COMPLETED
     else:
         assert not ProcessedRequest.objects.filter(pk=record.pk).exists()
+
+
+DEEP_JSON = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/categories/", "/api/v1/orders/"])
+def test_json_nested_too_deeply_under_a_key_is_a_stored_parse_error(api, path):
+    """The middleware's own look at the body must not fail first: the parser's 400 is answered and replayed."""
+    first = api.generic("POST", path, DEEP_JSON, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep")
+    again = api.generic("POST", path, DEEP_JSON, content_type="application/json", HTTP_IDEMPOTENCY_KEY="deep")
+    assert first.status_code == again.status_code == 400
+    assert first.json()["code"] == "parse_error"
+    assert again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+def test_json_nested_too_deeply_from_anyone_is_no_500(anon):
+    """The body's request_id is looked for before authentication: deep nesting there is no key, and then a 401."""
+    response = anon.generic("POST", "/api/v1/orders/", DEEP_JSON, content_type="application/json")
+    assert response.status_code == 401
+    assert not ProcessedRequest.objects.exists()
