@@ -58,8 +58,10 @@ LOCK_AND_RESERVE_SQL = (
 )
 
 
-def _error(status: int, detail: str, code: str, headers: dict | None = None) -> JsonResponse:
+def _error(status: int, detail: str, code: str, headers: dict | None = None, field: str | None = None) -> JsonResponse:
     body = {"detail": detail, "code": code, "request_id": current_request_id.get()}
+    if field:
+        body["field"] = field
     response = JsonResponse(body, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
@@ -73,6 +75,17 @@ def canonical_body(raw: bytes, content_type: str) -> bytes:
         except (ValueError, RecursionError):  # not JSON, or nested too deeply: the view's parser answers 400
             return raw
     return raw
+
+
+def storable(text: str) -> bool:
+    """Whether PostgreSQL can store ``text``: text columns refuse NUL, and a lone surrogate has no UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -107,22 +120,24 @@ class IdempotencyMiddleware:
         if request.method not in ("POST", "PATCH") or not request.path.startswith("/api/"):
             return self.get_response(request)
         path = request.path.rstrip("/") or "/"
-        key = request.META.get(HEADER)
+        key, field = request.META.get(HEADER), None
         try:
             body = request.body
         except Exception:  # too large: the view's parser reports it
             return self.get_response(request)
         content_type = request.content_type or ""
         if key is None and request.method == "POST" and path == ORDER_CREATE_PATH:
-            key = self._request_id_from_body(body, content_type)
+            key, field = self._request_id_from_body(body, content_type), "request_id"
         if key is None:
             return self.get_response(request)
         key = str(key)
-        # PostgreSQL text cannot hold NUL: such a key could not be stored (a 500).
-        if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
-            return _error(
-                400, f"The idempotency key must be 1 to {MAX_KEY_LENGTH} characters, without NUL.", "invalid_key"
-            )
+        # A key the table cannot hold would be a 500 when it is stored.
+        if not key or len(key) > MAX_KEY_LENGTH or not storable(key):
+            if field:
+                detail = f"{field} must be 1 to {MAX_KEY_LENGTH} characters: it is the request's idempotency key."
+            else:
+                detail = f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters, without NUL."
+            return _error(400, detail, "invalid_key", field=field)
         user = authenticate(request)
         if user is None:
             return self.get_response(request)
@@ -141,8 +156,8 @@ class IdempotencyMiddleware:
         value = data.get("request_id") if isinstance(data, dict) else None
         if isinstance(value, bool) or not isinstance(value, str | int):
             return None
-        if isinstance(value, str) and "\x00" in value:
-            return None  # not a usable key; the serializer refuses it with a field error
+        if isinstance(value, str) and not storable(value):
+            return None  # NUL or a lone surrogate: no key; the serializer refuses it with a field error
         return str(value)
 
     def _handle(self, request, user, path, key, digest):

@@ -189,10 +189,43 @@ def test_in_flight_key_is_409_with_retry_after(api, superuser):
 
 
 @pytest.mark.django_db
-def test_overlong_key_is_400(api):
+@pytest.mark.parametrize("request_id", ["", "x" * 256])
+def test_unusable_request_id_is_400_naming_the_field(api, request_id):
     part = SparePartFactory(stock=5)
-    response = api.post("/api/v1/orders/", order(part, "x" * 256), format="json")
+    response = api.post("/api/v1/orders/", order(part, request_id), format="json")
     assert response.status_code == 400
+    body = response.json()
+    assert body["field"] == "request_id"
+    assert body["code"] == "invalid_key"
+    assert body["detail"].startswith("request_id must be 1 to 255 characters")
+    assert body["request_id"] == response["X-Request-ID"]
+    assert not ServiceOrder.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["", "x" * 256, "a\x00b", "\ud800"])
+def test_unusable_header_key_is_400(api, key):
+    part = SparePartFactory(stock=5)
+    response = api.post("/api/v1/orders/", order(part), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_key"
+    assert body["detail"].startswith("The Idempotency-Key header must be 1 to 255 characters")
+    assert "field" not in body
+    assert not ServiceOrder.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("request_id", "message"), [("\ud800", "Surrogate characters"), ("a\x00b", "Null characters")])
+def test_request_id_that_cannot_be_stored_is_left_to_the_serializer(api, request_id, message):
+    """Valid JSON, but no key the table can hold: the request runs without one and the serializer refuses it."""
+    part = SparePartFactory(stock=5)
+    body = json.dumps(order(part, request_id))  # escaped: "\\ud800", "\\u0000"
+    response = api.generic("POST", "/api/v1/orders/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert message in response.json()["request_id"][0]
+    assert not ProcessedRequest.objects.exists()
+    assert not ServiceOrder.objects.exists()
 
 
 @pytest.mark.live
