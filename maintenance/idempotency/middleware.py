@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 255
+MAX_PATH_LENGTH = ProcessedRequest._meta.get_field("path").max_length
 ORDER_CREATE_PATH = "/api/v1/orders"
 # Responses that say nothing ran: not stored, so a retry runs for real.
 NOT_STORED_STATUSES = {401, 403, 413, 429}
@@ -138,6 +139,10 @@ class IdempotencyMiddleware:
             else:
                 detail = f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters, without NUL."
             return _error(400, detail, "invalid_key", field=field)
+        # A path the table cannot hold names nothing here (the resolver or the lookup answers 404):
+        # it runs without idempotency, where storing it would be a 500.
+        if len(path) > MAX_PATH_LENGTH or not storable(path):
+            return self.get_response(request)
         user = authenticate(request)
         if user is None:
             return self.get_response(request)
@@ -165,7 +170,14 @@ class IdempotencyMiddleware:
         now = timezone.now()
         params = [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now]
         with connection.cursor() as cursor:
-            cursor.execute(LOCK_AND_RESERVE_SQL, [lock, *params])
+            try:
+                cursor.execute(LOCK_AND_RESERVE_SQL, [lock, *params])
+            except Exception:
+                # A session advisory lock survives the failure of the statement that took it (a
+                # rollback does not release it): left alone, it would hold the key for as long as
+                # the connection lives, and every retry on another connection would get a 409.
+                self._unlock(lock)
+                raise
             locked, reserved_id = cursor.fetchone()
         if not locked:
             return self._in_flight()
@@ -188,11 +200,15 @@ class IdempotencyMiddleware:
             return response
         finally:
             if not unlocked:
-                try:
-                    with connection.cursor() as cursor:
-                        cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
-                except Exception:  # the connection is gone, and the lock went with it
-                    logger.warning("could not release idempotency lock %s", lock)
+                self._unlock(lock)
+
+    @staticmethod
+    def _unlock(lock: int) -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
+        except Exception:  # the connection is gone, and the lock went with it
+            logger.warning("could not release idempotency lock %s", lock)
 
     def _reserve(self, request, user, path, key, digest):
         """Return (record id, None) to run the view, or (None, response) to answer at once.

@@ -379,3 +379,69 @@ def test_json_nested_too_deeply_from_anyone_is_no_500(anon):
     response = anon.generic("POST", "/api/v1/orders/", DEEP_JSON, content_type="application/json")
     assert response.status_code == 401
     assert not ProcessedRequest.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/orders/" + "x" * 300),
+        ("POST", "/api/v1/orders/a%00b/"),
+        ("PATCH", "/api/v1/orders/" + "9" * 300),
+        ("PATCH", "/api/v1/items/a%00b"),
+        ("POST", "/api/v1/items/a%00b/adjust-stock/"),
+    ],
+)
+def test_path_the_table_cannot_hold_is_the_plain_404(api, method, path):
+    """Too long for the path column, or with a NUL: the request is answered as without a key."""
+    keyed = api.generic(method, path, '{"delta": 1}', content_type="application/json", HTTP_IDEMPOTENCY_KEY="k")
+    assert keyed.status_code == 404
+    assert keyed.json()["code"] == "not_found"
+    assert not ProcessedRequest.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # autocommit, as in production
+def test_a_failed_reservation_leaves_the_key_free_at_once(api, superuser):
+    """The reservation statement takes the key's session lock, which its failure does not release.
+
+    Here it fails on a statement timeout, waiting for another transaction that inserted the
+    same key: the answer is a 503, and the key's lock must not stay with this connection (a
+    retry reaching another worker would get 409 for as long as the connection lives).
+    """
+    import psycopg
+    from django.db import connection
+
+    from maintenance.idempotency.middleware import lock_id
+
+    part = SparePartFactory(stock=5)
+    url = f"/api/v1/items/{part.sku}/adjust-stock/"
+    path = url.rstrip("/")
+    lock = lock_id(superuser.pk, "POST", path, "stuck")
+    params = connection.get_connection_params()
+    api.raise_request_exception = False
+    with psycopg.connect(**params) as other:  # its transaction stays open while the request runs
+        other.execute(
+            "INSERT INTO idempotency_processedrequest (key, user_id, method, path, fingerprint, state, "
+            "response_content_type, replay_count, created_at) "
+            "VALUES ('stuck', %s, 'POST', %s, 'f', 'in_progress', '', 0, now())",
+            [superuser.pk, path],
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 300")
+        try:
+            failed = api.post(url, {"delta": 1}, format="json", HTTP_IDEMPOTENCY_KEY="stuck")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET statement_timeout")
+        other.rollback()
+    assert failed.status_code == 503
+    assert failed.json()["code"] == "database_timeout"
+    with psycopg.connect(**params, autocommit=True) as elsewhere:  # another worker's connection
+        free = elsewhere.execute("SELECT pg_try_advisory_lock(%s)", [lock]).fetchone()[0]
+        elsewhere.execute("SELECT pg_advisory_unlock(%s)", [lock])
+    assert free
+    retry = api.post(url, {"delta": 1}, format="json", HTTP_IDEMPOTENCY_KEY="stuck")
+    assert retry.status_code == 200
+    assert "Idempotent-Replayed" not in retry
+    part.refresh_from_db()
+    assert part.stock == 6
