@@ -14,6 +14,10 @@ the method and the path:
   worker died, its database session ended and its advisory lock with it, so the
   retry takes the key over and runs.
 
+"Same body" compares what the body says, not its bytes: JSON with its keys sorted;
+a POSTed form (multipart or urlencoded) by its fields and, for each file, its field,
+file name and SHA-256, since a client writes a new multipart boundary on every send.
+
 All state lives in PostgreSQL, so this holds across workers and servers.
 """
 
@@ -25,9 +29,11 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.db import connection
 from django.db.models import F
 from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -41,6 +47,8 @@ HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 255
 MAX_PATH_LENGTH = ProcessedRequest._meta.get_field("path").max_length
 ORDER_CREATE_PATH = "/api/v1/orders"
+# Exactly the types Django's request.POST parses (request.content_type has no parameters).
+FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 # Responses that say nothing ran: not stored, so a retry runs for real.
 NOT_STORED_STATUSES = {401, 403, 413, 429}
 TABLE = ProcessedRequest._meta.db_table
@@ -69,6 +77,13 @@ def _error(status: int, detail: str, code: str, headers: dict | None = None, fie
     return response
 
 
+def read_body(request) -> bytes | None:
+    try:
+        return request.body
+    except Exception:  # too large, or the client went away: the view's parser reports it
+        return None
+
+
 def canonical_body(raw: bytes, content_type: str) -> bytes:
     if content_type.startswith("application/json"):
         try:
@@ -76,6 +91,39 @@ def canonical_body(raw: bytes, content_type: str) -> bytes:
         except (ValueError, RecursionError):  # not JSON, or nested too deeply: the view's parser answers 400
             return raw
     return raw
+
+
+def canonical_form(request) -> bytes:
+    """A POSTed form as Django parsed it: the fields sorted by name, and each file's field, name and SHA-256.
+
+    The raw bytes of a retry differ (a new multipart boundary); its form does not. Django
+    parses the form once, a large file into a temporary file rather than memory (the body
+    is never read whole), and DRF's request takes that parse as it is; the files are
+    hashed in chunks and rewound for the view.
+    """
+    files = []
+    for name, uploads in sorted(request.FILES.lists()):
+        for upload in uploads:
+            digest = hashlib.sha256()
+            for chunk in upload.chunks():
+                digest.update(chunk)
+            upload.seek(0)
+            files.append([name, upload.name, digest.hexdigest()])
+    return json.dumps({"fields": sorted(request.POST.lists()), "files": files}, separators=(",", ":")).encode()
+
+
+def canonical_request_body(request, content_type: str) -> bytes | None:
+    """What the fingerprint covers of the body, or None when it cannot be read (the view says why).
+
+    Django parses forms of POSTs only: a PATCH's form counts as its raw bytes.
+    """
+    if request.method == "POST" and content_type in FORM_TYPES:
+        try:
+            return canonical_form(request)
+        except BadRequest:  # a form in another charset than UTF-8: Django refuses it, DRF's FormParser does not
+            pass
+    body = read_body(request)
+    return None if body is None else canonical_body(body, content_type)
 
 
 def storable(text: str) -> bool:
@@ -121,14 +169,10 @@ class IdempotencyMiddleware:
         if request.method not in ("POST", "PATCH") or not request.path.startswith("/api/"):
             return self.get_response(request)
         path = request.path.rstrip("/") or "/"
-        key, field = request.META.get(HEADER), None
-        try:
-            body = request.body
-        except Exception:  # too large: the view's parser reports it
-            return self.get_response(request)
         content_type = request.content_type or ""
+        key, field = request.META.get(HEADER), None
         if key is None and request.method == "POST" and path == ORDER_CREATE_PATH:
-            key, field = self._request_id_from_body(body, content_type), "request_id"
+            key, field = self._request_id_from_body(request, content_type), "request_id"
         if key is None:
             return self.get_response(request)
         key = str(key)
@@ -146,13 +190,21 @@ class IdempotencyMiddleware:
         user = authenticate(request)
         if user is None:
             return self.get_response(request)
-        return self._handle(
-            request, user, path, key, fingerprint(request.method, path, canonical_body(body, content_type))
-        )
+        try:
+            body = canonical_request_body(request, content_type)
+        except MultiPartParserError as exc:
+            # Django keeps an empty form after this, which is all the view would see: answer as DRF's parser would.
+            return _error(400, f"Multipart form parse error - {exc}", "parse_error")
+        if body is None:
+            return self.get_response(request)
+        return self._handle(request, user, path, key, fingerprint(request.method, path, body))
 
     @staticmethod
-    def _request_id_from_body(body: bytes, content_type: str):
+    def _request_id_from_body(request, content_type: str):
         if not content_type.startswith("application/json"):
+            return None
+        body = read_body(request)
+        if body is None:
             return None
         try:
             data = json.loads(body or b"null")

@@ -11,7 +11,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from conftest import client_for, make_user, token_for
-from inventory.models import SparePart, StockMovement
+from inventory.models import Category, SparePart, StockMovement
 from inventory.tests.factories import SparePartFactory
 from maintenance.idempotency.models import ProcessedRequest
 from orders.models import ServiceOrder
@@ -445,3 +445,21 @@ def test_a_failed_reservation_leaves_the_key_free_at_once(api, superuser):
     assert "Idempotent-Replayed" not in retry
     part.refresh_from_db()
     assert part.stock == 6
+
+
+@pytest.mark.django_db
+def test_form_fields_count_by_name_not_by_their_order(api):
+    """A form body's fingerprint is its parsed fields, sorted: the order a client writes them in does not count."""
+
+    def send(body):
+        return api.generic(
+            "POST", "/api/v1/categories/", body, "application/x-www-form-urlencoded", HTTP_IDEMPOTENCY_KEY="f"
+        )
+
+    first = send("name=Bearings&description=Ball")
+    again = send("description=Ball&name=Bearings")
+    other = send("name=Bearings&description=Roller")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422
+    assert list(Category.objects.values_list("name", flat=True)) == ["Bearings"]

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.test.client import encode_multipart
 from django.test.utils import CaptureQueriesContext, override_settings
 from PIL import Image
 from storages.backends.s3 import S3Storage
@@ -237,6 +238,73 @@ def test_exif_orientation_is_applied_to_the_thumbnail(api, order):
         assert thumbnail.getexif().get(0x0112) in (None, 1)
     # The dimensions are the picture's as shown.
     assert (body["width"], body["height"]) == (320, 640)
+
+
+# --- retries (Idempotency-Key) ---------------------------------------------------
+
+
+def send_with_key(api, order_id: int, data: bytes, *, key: str, boundary: str, name: str = "photo.png", **fields):
+    """A multipart upload with the boundary given, as a client that picks a new one for every send."""
+    body = encode_multipart(boundary, {"file": SimpleUploadedFile(name, data, content_type="image/png"), **fields})
+    return api.generic(
+        "POST",
+        f"/api/v1/orders/{order_id}/images/",
+        body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+# A noise PNG of about 3 MB: beyond DATA_UPLOAD_MAX_MEMORY_SIZE (request.body refuses it), within the image limit.
+LARGE = (1024, 1024)
+
+
+@pytest.mark.parametrize("size", [(64, 48), LARGE], ids=["small", "above-the-memory-limit"])
+def test_retried_upload_with_a_new_boundary_is_replayed(api, order, size):
+    data = make_image("PNG", size, noise=True)
+    assert len(data) <= settings.MAX_IMAGE_UPLOAD_BYTES
+    assert (len(data) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE) == (size == LARGE)
+
+    first = send_with_key(api, order.pk, data, key="photo-1", boundary="first-send-3f9a")
+    retry = send_with_key(api, order.pk, data, key="photo-1", boundary="second-send-77c2")
+
+    assert first.status_code == retry.status_code == 201, first.content
+    assert "Idempotent-Replayed" not in first
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.content == first.content
+    row = ServiceOrderImage.objects.get(order=order)
+    assert row.size_bytes == len(data)
+    assert stored_names(order.pk) == sorted([row.image.name, row.thumbnail.name])  # one upload's objects
+    assert fetch(first.json()["url"]).content == data
+
+
+@pytest.mark.parametrize("change", ["other picture", "other file name", "one more field"])
+def test_other_upload_under_the_same_key_is_422(api, order, change):
+    data = make_image("PNG")
+    first = send_with_key(api, order.pk, data, key="photo-2", boundary="aaa")
+    if change == "other picture":
+        other = send_with_key(api, order.pk, make_image("PNG", (65, 48)), key="photo-2", boundary="bbb")
+    elif change == "other file name":
+        other = send_with_key(api, order.pk, data, key="photo-2", boundary="bbb", name="other.png")
+    else:
+        other = send_with_key(api, order.pk, data, key="photo-2", boundary="bbb", note="front bumper")
+
+    assert first.status_code == 201
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    row = ServiceOrderImage.objects.get(order=order)
+    assert stored_names(order.pk) == sorted([row.image.name, row.thumbnail.name])
+
+
+def test_malformed_multipart_under_a_key_is_the_parse_error_it_is_without(api, order):
+    url = f"/api/v1/orders/{order.pk}/images/"
+    bad = {"content_type": "multipart/form-data; boundary=", "HTTP_IDEMPOTENCY_KEY": "photo-3"}
+    keyed = api.generic("POST", url, b"--\r\n", **bad)
+    plain = api.generic("POST", url, b"--\r\n", content_type=bad["content_type"])
+    assert keyed.status_code == plain.status_code == 400
+    assert keyed.json()["code"] == plain.json()["code"] == "parse_error"
+    assert keyed.json()["detail"] == plain.json()["detail"]
+    assert_nothing_saved(order.pk)
 
 
 # --- refusals ----------------------------------------------------------------
