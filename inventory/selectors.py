@@ -43,6 +43,8 @@ _PART_COLUMNS = (
 
 part_page_statements = StatementCache()
 
+BIGINT_MAX = 2**63 - 1
+
 
 def _part_page_statement(queryset: QuerySet) -> tuple[str, str, tuple, tuple]:
     rows_sql, rows_params = queryset.values_list(*PART_ROW_FIELDS).query.sql_with_params()
@@ -79,7 +81,9 @@ def part_page(
     )
     zone = timezone.get_current_timezone_name()
     # LIMIT and OFFSET are written into the SQL, as the ORM does: as parameters they
-    # would leave PostgreSQL to plan for any page size (a sort of every row).
+    # would leave PostgreSQL to plan for any page size (a sort of every row). Both are
+    # bigints there; a larger offset is past the last row anyway (an empty page, the count).
+    limit, offset = min(limit, BIGINT_MAX), min(offset, BIGINT_MAX)
     with connection.cursor() as cursor:
         cursor.execute(f"{head} LIMIT {limit:d} OFFSET {offset:d}{tail}", [*count_params, zone, zone, *rows_params])
         count, page = cursor.fetchone()

@@ -319,6 +319,21 @@ def test_the_list_pages_and_counts_like_the_generic_paginator(api):
     assert empty == {"count": 0, "next": None, "previous": None, "results": []}
 
 
+@pytest.mark.parametrize(
+    "query", ["offset=9223372036854775808", "skip=99999999999999999999", "offset=9223372036854775807"]
+)
+def test_an_offset_beyond_postgresqls_bigint_is_an_empty_page(api, query):
+    """The page's OFFSET is written into the SQL: above a bigint PostgreSQL refused it (a 500)."""
+    SparePartFactory(sku="A-STL-M10-50")
+    response = api.get(f"/api/v1/items/?limit=5&{query}")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["count"], body["results"], body["next"]) == (1, [], None)
+    # The other lists answer the same for the same offset.
+    categories = api.get(f"/api/v1/categories/?limit=5&{query}").json()
+    assert (categories["count"], categories["results"]) == (1, [])
+
+
 def test_the_page_sql_is_compiled_once_per_set_of_filters(api, monkeypatch):
     from inventory import selectors
     from inventory.views import SparePartViewSet
