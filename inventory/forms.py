@@ -2,7 +2,7 @@
 
 from django import forms
 
-from inventory.models import Category, SparePart
+from inventory.models import MAX_STOCK, Category, SparePart
 
 
 class CategoryAdminForm(forms.ModelForm):
@@ -16,11 +16,15 @@ class SparePartAdminForm(forms.ModelForm):
 
     stock = forms.IntegerField(
         min_value=0,
+        max_value=MAX_STOCK,
         initial=0,
         help_text="Units on hand. A change is recorded in the stock ledger as an adjustment.",
     )
     min_stock = forms.IntegerField(
-        min_value=0, initial=0, help_text="Reorder level: at or below it the part is low on stock."
+        min_value=0,
+        max_value=MAX_STOCK,
+        initial=0,
+        help_text="Reorder level: at or below it the part is low on stock.",
     )
     price = forms.DecimalField(min_value=0, max_digits=10, decimal_places=2)
     stock_note = forms.CharField(

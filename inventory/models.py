@@ -6,6 +6,10 @@ from django.db.models.functions import Lower
 from inventory.validators import validate_sku
 from maintenance.models import TimestampedModel
 
+# The most units of one part (stock, reorder level, one adjustment): a documented
+# bound below PostgreSQL's integer maximum, which a check constraint holds stock to.
+MAX_STOCK = 2_000_000_000
+
 
 class Category(TimestampedModel):
     name = models.CharField(max_length=100, help_text="Unique, compared without regard to case.")
@@ -41,6 +45,7 @@ class SparePart(TimestampedModel):
         ordering = ["sku"]
         constraints = [
             models.CheckConstraint(condition=Q(stock__gte=0), name="inventory_sparepart_stock_gte_0"),
+            models.CheckConstraint(condition=Q(stock__lte=MAX_STOCK), name="inventory_sparepart_stock_lte_max"),
             models.CheckConstraint(condition=Q(price__gte=0), name="inventory_sparepart_price_gte_0"),
             models.CheckConstraint(condition=Q(min_stock__gte=0), name="inventory_sparepart_min_stock_gte_0"),
         ]

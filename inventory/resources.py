@@ -16,7 +16,7 @@ from django.db import transaction
 from import_export import fields, resources, widgets
 
 from inventory import services
-from inventory.models import Category, SparePart, StockMovement
+from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 from inventory.validators import normalize_sku
 from maintenance.errors import BusinessError
 
@@ -53,10 +53,12 @@ class CountWidget(widgets.Widget):
             number = Decimal(text)
         except InvalidOperation:
             raise ValueError(f"'{text}' is not a whole number.")
-        if not number.is_finite() or number != number.to_integral_value() or abs(number) > 2**31 - 1:
+        if not number.is_finite() or number != number.to_integral_value():
             raise ValueError(f"'{text}' is not a whole number.")
         if number < 0:
             raise ValueError(f"Must be zero or more; got '{text}'.")
+        if number > MAX_STOCK:
+            raise ValueError(f"Must be at most {MAX_STOCK}; got '{text}'.")
         return int(number)
 
     def render(self, value, obj=None, **kwargs):

@@ -7,7 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from inventory.models import Category, SparePart, StockMovement
+from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 
 # inventory.validators.sku_error as a pattern, so clients (and the schema fuzzer)
 # can tell a valid SKU: four non-empty dash-separated parts without blanks at
@@ -133,8 +133,8 @@ class SparePartCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     sku = SkuField()
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
-    stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)
-    min_stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, default=0)
+    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, default=0)
+    min_stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, default=0)
     category_id = CategoryIdField(required=False, help_text="Id of an existing category, or null.")
 
 
@@ -146,16 +146,16 @@ class SparePartUpdateSerializer(serializers.Serializer):
     sku = SkuField(required=False)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"), required=False)
     stock = serializers.IntegerField(
-        min_value=0, max_value=2_000_000_000, required=False, help_text="New stock; recorded as an adjustment."
+        min_value=0, max_value=MAX_STOCK, required=False, help_text="New stock; recorded as an adjustment."
     )
-    min_stock = serializers.IntegerField(min_value=0, max_value=2_000_000_000, required=False)
+    min_stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
     category_id = CategoryIdField(required=False)
     note = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="Ledger note.")
 
 
 class StockAdjustmentSerializer(serializers.Serializer):
     delta = serializers.IntegerField(
-        min_value=-2_000_000_000, max_value=2_000_000_000, help_text="Signed change: negative takes stock out."
+        min_value=-MAX_STOCK, max_value=MAX_STOCK, help_text="Signed change: negative takes stock out."
     )
     reason = serializers.ChoiceField(
         choices=[

@@ -1,9 +1,10 @@
 """Inventory business rules. The API, the admin and the order services call these.
 
 Every change of a part's stock goes through :func:`apply_stock_deltas`, which
-locks the rows in id order, refuses to go below zero, updates stock with one
-guarded statement, writes one ledger movement per part and the audit rows, all
-in the caller's transaction. So ``stock == sum(movement.delta)`` always holds.
+locks the rows in id order, refuses to go below zero or above ``MAX_STOCK``,
+updates stock with one guarded statement, writes one ledger movement per part
+and the audit rows, all in the caller's transaction. So
+``stock == sum(movement.delta)`` always holds.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from inventory.models import Category, SparePart, StockMovement
+from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 from inventory.validators import normalize_sku, sku_error
 from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
@@ -99,9 +100,12 @@ def _check_price(price) -> Decimal:
     return Decimal(price)
 
 
-def _check_non_negative(value, field: str) -> int:
+def _check_count(value, field: str) -> int:
+    """A number of units: zero or more, at most ``MAX_STOCK``."""
     if value is None or int(value) < 0:
         raise InvalidInput(f"{field} must be zero or more.", field=field)
+    if int(value) > MAX_STOCK:
+        raise InvalidInput(f"{field} must be at most {MAX_STOCK}.", field=field, extra={"max_stock": MAX_STOCK})
     return int(value)
 
 
@@ -127,8 +131,8 @@ def create_spare_part(
     """Create a part. Its opening stock is the ledger's first movement."""
     sku = clean_sku(sku)
     price = _check_price(price)
-    stock = _check_non_negative(stock, "stock")
-    min_stock = _check_non_negative(min_stock, "min_stock")
+    stock = _check_count(stock, "stock")
+    min_stock = _check_count(min_stock, "min_stock")
     if SparePart.objects.filter(sku=sku).exists():
         raise InvalidInput(f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists")
     try:
@@ -167,12 +171,12 @@ def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart
         if "price" in fields:
             locked.price = _check_price(fields["price"])
         if "min_stock" in fields:
-            locked.min_stock = _check_non_negative(fields["min_stock"], "min_stock")
+            locked.min_stock = _check_count(fields["min_stock"], "min_stock")
         if "category" in fields:
             locked.category = fields["category"]
         locked.save()
         if "stock" in fields:
-            target = _check_non_negative(fields["stock"], "stock")
+            target = _check_count(fields["stock"], "stock")
             delta = target - locked.stock
             if delta:
                 apply_stock_deltas({locked.pk: delta}, reason=Reason.ADJUSTMENT, note=note, locked={locked.pk: locked})
@@ -277,15 +281,17 @@ class StockChange:
 
     def update_statement(self) -> Statement:
         ids = sorted(self.deltas)
-        values = ", ".join(["(%s::bigint, %s::integer)"] * len(ids))
+        # The delta is a bigint, so stock + delta is summed in bigint: in integer a sum
+        # above 2**31 - 1 failed ("integer out of range") before the guard could refuse it.
+        values = ", ".join(["(%s::bigint, %s::bigint)"] * len(ids))
         params = [self.changed_at, *(item for part_id in ids for item in (part_id, self.deltas[part_id]))]
-        # Guarded: the WHERE makes the database refuse a negative stock even if a
-        # caller forgot to lock (the row count then differs, and execute_together
-        # raises); the check constraint is the last line.
+        # Guarded: the WHERE makes the database refuse a stock below zero or above the
+        # maximum even if a caller forgot to lock (the row count then differs, and
+        # execute_together raises); the check constraints are the last line.
         return Statement(
             f"UPDATE {SparePart._meta.db_table} AS p SET stock = p.stock + v.delta, date_updated = %s "
             f"FROM (VALUES {values}) AS v(id, delta) "
-            "WHERE p.id = v.id AND p.stock + v.delta >= 0 RETURNING p.id",
+            f"WHERE p.id = v.id AND p.stock + v.delta BETWEEN 0 AND {MAX_STOCK:d} RETURNING p.id",
             params,
             len(ids),
         )
@@ -323,8 +329,9 @@ def prepare_stock_deltas(
 ) -> StockChange:
     """Check ``deltas`` (part id -> change, none zero) against parts the caller has locked.
 
-    Raises :class:`NotFound` for unknown ids and :class:`InsufficientStock` if any
-    stock would go below zero; then nothing is written. The ledger rows get the
+    Raises :class:`NotFound` for unknown ids, :class:`InsufficientStock` if any
+    stock would go below zero and :class:`Conflict` (``stock_above_maximum``) if
+    above ``MAX_STOCK``; then nothing is written. The ledger rows get the
     ids in ``movement_ids`` (from ``maintenance.db.allocate_ids``).
     """
     missing = sorted(part_id for part_id in deltas if part_id not in locked)
@@ -338,6 +345,13 @@ def prepare_stock_deltas(
                 f"Insufficient stock for '{part.name}' (SKU: {part.sku}). "
                 f"Available: {part.stock}, Requested: {-deltas[part_id]}",
                 extra={"sku": part.sku, "available": part.stock, "requested": -deltas[part_id]},
+            )
+        if part.stock + deltas[part_id] > MAX_STOCK:
+            raise Conflict(
+                f"Stock of '{part.name}' (SKU: {part.sku}) cannot exceed the maximum of {MAX_STOCK}. "
+                f"Available: {part.stock}, Added: {deltas[part_id]}",
+                code="stock_above_maximum",
+                extra={"sku": part.sku, "available": part.stock, "added": deltas[part_id], "max_stock": MAX_STOCK},
             )
     actor = current_actor()
     movements = [
@@ -373,8 +387,9 @@ def apply_stock_deltas(
 
     ``locked`` may pass parts already locked by the caller (with their current
     stock); otherwise they are locked here. Raises :class:`NotFound` for unknown
-    ids and :class:`InsufficientStock` if any stock would go below zero; then
-    nothing is changed. The stock, ledger and audit rows are one statement.
+    ids, :class:`InsufficientStock` if any stock would go below zero and a
+    ``stock_above_maximum`` :class:`Conflict` if above ``MAX_STOCK``; then nothing
+    is changed. The stock, ledger and audit rows are one statement.
     """
     assert connection.in_atomic_block, "apply_stock_deltas must run inside a transaction"
     deltas = {part_id: delta for part_id, delta in deltas.items() if delta}

@@ -137,7 +137,11 @@ class SparePartViewSet(
         request=StockAdjustmentSerializer,
         responses={
             200: SparePartSerializer,
-            409: error_response(409, "Not enough stock for a negative `delta` (`insufficient_stock`)."),
+            409: error_response(
+                409,
+                "Not enough stock for a negative `delta` (`insufficient_stock`), or the stock would pass "
+                "its maximum (`stock_above_maximum`).",
+            ),
         },
     )
     @action(detail=True, methods=["post"], url_path="adjust-stock")

@@ -191,6 +191,15 @@ def test_negative_values_are_form_errors(staff):
     assert not SparePart.objects.exists()
 
 
+def test_counts_above_the_maximum_are_form_errors(staff):
+    part = SparePartFactory(stock=10)
+    response = staff.post(change_url(part), part_form(part, stock=2_000_000_001, min_stock=2_000_000_001))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors.keys() >= {"stock", "min_stock"}
+    part.refresh_from_db()
+    assert (part.stock, part.min_stock, part.movements.count()) == (10, 0, 1)
+
+
 def test_a_service_refusal_is_shown_on_the_form_and_rolled_back(staff, monkeypatch):
     """Whatever the services refuse after the form validated is a form error, never a 500."""
     from maintenance.errors import Conflict
@@ -315,17 +324,19 @@ def test_import_reports_errors_per_row_and_offers_no_confirmation(staff):
         "A-STL-M12-60,Unknown category,Nope,1.00,1,0\n"
         "A-STL-M8-30,Negative stock,,1.00,-5,0\n"
         "A-STL-M6-20,Bad price,,abc,1,0\n"
+        "A-STL-M6-25,Too many,,1.00,2000000001,0\n"
         "A-STL-M6-30,Good row,,1.00,1,0\n"
     )
     response = preview(staff, text)
     assert response.status_code == 200
     result = response.context["result"]
     invalid = {row.number: row.error.message_dict for row in result.invalid_rows}
-    assert set(invalid) == {1, 2, 3, 4}
+    assert set(invalid) == {1, 2, 3, 4, 5}
     assert "Invalid SKU format" in invalid[1]["sku"][0]
     assert "Category 'Nope' does not exist" in invalid[2]["category"][0]
     assert "zero or more" in invalid[3]["stock"][0]
     assert "not a number" in invalid[4]["price"][0]
+    assert "Must be at most 2000000000" in invalid[5]["stock"][0]
     assert "confirm_form" not in response.context
     assert not SparePart.objects.exists() and not StockMovement.objects.exists()
 

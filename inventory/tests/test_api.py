@@ -192,12 +192,100 @@ def test_adjust_stock_bad_input(api, payload):
     assert api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", payload).status_code == 400
 
 
+def test_adjust_stock_never_above_the_maximum(api):
+    from inventory.models import MAX_STOCK
+
+    part = SparePartFactory(sku="A-STL-M10-50", stock=2)
+    response = api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", {"delta": MAX_STOCK})
+    assert response.status_code == 409, response.json()
+    body = response.json()
+    assert body["code"] == "stock_above_maximum"
+    assert f"maximum of {MAX_STOCK}" in body["detail"]
+    assert (body["available"], body["added"], body["max_stock"]) == (2, MAX_STOCK, MAX_STOCK)
+    part.refresh_from_db()
+    assert part.stock == 2 and part.movements.count() == 1
+    # Up to the maximum itself is fine; one more is refused the same way.
+    reached = api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", {"delta": MAX_STOCK - 2})
+    assert reached.status_code == 200 and reached.json()["stock"] == MAX_STOCK
+    assert api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", {"delta": 1}).status_code == 409
+    part.refresh_from_db()
+    assert part.stock == MAX_STOCK == ledger_sum(part)
+
+
+def test_stock_returned_by_a_cancelled_order_is_refused_above_the_maximum(api):
+    from inventory.models import MAX_STOCK
+    from orders.services import place_order
+
+    part = SparePartFactory(sku="A-STL-M10-50", stock=5)
+    order = place_order(request_id="r1", items=[{"spare_part_id": part.pk, "quantity": 3}])
+    assert api.post("/api/v1/items/A-STL-M10-50/adjust-stock/", {"delta": MAX_STOCK - 3}).status_code == 200
+    response = api.patch(f"/api/v1/orders/{order.pk}/", {"status": "cancelled"}, format="json")
+    assert response.status_code == 409, response.json()
+    assert response.json()["code"] == "stock_above_maximum"
+    order.refresh_from_db()
+    part.refresh_from_db()
+    assert (order.status, part.stock) == ("pending", MAX_STOCK - 1)
+
+
+def test_the_guarded_update_refuses_stock_above_the_maximum_without_overflowing():
+    """A caller that did not lock (a stale stock in memory): the UPDATE sums in bigint and refuses."""
+    from django.db import transaction
+
+    from inventory import services
+    from inventory.models import MAX_STOCK
+    from maintenance.errors import InsufficientStock
+
+    part = SparePartFactory(stock=MAX_STOCK)
+    stale = SparePart.objects.get(pk=part.pk)
+    stale.stock = 0
+    with pytest.raises(InsufficientStock), transaction.atomic():
+        services.apply_stock_deltas({part.pk: MAX_STOCK}, reason="adjustment", locked={part.pk: stale})
+    part.refresh_from_db()
+    assert part.stock == MAX_STOCK and part.movements.count() == 1
+
+
+@pytest.mark.parametrize("field", ["stock", "min_stock"])
+def test_counts_above_the_maximum_are_refused_by_the_service(field):
+    from inventory import services
+    from inventory.models import MAX_STOCK
+    from maintenance.errors import InvalidInput
+
+    part = SparePartFactory(stock=1)
+    with pytest.raises(InvalidInput, match=f"{field} must be at most {MAX_STOCK}") as refused:
+        services.update_spare_part(part, **{field: MAX_STOCK + 1})
+    assert refused.value.field == field
+    with pytest.raises(InvalidInput, match=f"{field} must be at most {MAX_STOCK}"):
+        services.create_spare_part(name="x", sku="B-STL-M1-1", price=1, **{field: MAX_STOCK + 1})
+    part.refresh_from_db()
+    assert (part.stock, part.min_stock) == (1, 0)
+    assert not SparePart.objects.filter(sku="B-STL-M1-1").exists()
+
+
+def test_the_maximum_migration_names_parts_already_above_it():
+    """Stock could pass the maximum before its constraint: the migration names those parts, changes nothing."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("inventory.migrations.0005_sparepart_stock_lte_max")
+    with connection.cursor() as cursor:  # as it was before the migration (rolled back with the test)
+        cursor.execute("ALTER TABLE inventory_sparepart DROP CONSTRAINT inventory_sparepart_stock_lte_max")
+    part = SparePartFactory(sku="A-STL-M10-50", stock=2)
+    migration.refuse_stock_above_the_maximum(apps, None)  # nothing above: passes
+    SparePart.objects.filter(pk=part.pk).update(stock=2_000_000_002)
+    with pytest.raises(RuntimeError, match=r"\[\('A-STL-M10-50', 2000000002\)\]"):
+        migration.refuse_stock_above_the_maximum(apps, None)
+
+
 def test_stock_check_constraint_is_in_the_database():
     from django.db import IntegrityError, transaction
 
     part = SparePartFactory(stock=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         SparePart.objects.filter(pk=part.pk).update(stock=-1)
+    with pytest.raises(IntegrityError, match="inventory_sparepart_stock_lte_max"), transaction.atomic():
+        SparePart.objects.filter(pk=part.pk).update(stock=2_000_000_001)
 
 
 # --- lists: pagination, filters, search, ordering, query budget ------------------
