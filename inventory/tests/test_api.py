@@ -325,6 +325,27 @@ def test_list_filters_search_and_ordering(api):
     assert api.get("/api/v1/items/?min_price=abc").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("max_price=-1E%2B999999", "no more than 10 digits in total"),
+        ("max_price=-1e131072", "no more than 10 digits in total"),
+        ("min_price=1e-16384", "no more than 10 digits in total"),
+        ("min_price=0.001", "no more than 2 decimal places"),
+        ("max_price=123456789", "no more than 8 digits before the decimal point"),
+    ],
+)
+def test_price_filters_out_of_a_prices_range_are_400_naming_the_parameter(api, query, message):
+    """They reached PostgreSQL as numerics it cannot hold (a 500)."""
+    SparePartFactory(sku="A-STL-M10-50", price=Decimal("10.00"))
+    response = api.get(f"/api/v1/items/?{query}")
+    assert response.status_code == 400, response.content
+    (parameter,) = response.json()
+    assert parameter == query.split("=")[0]
+    assert message in response.json()[parameter][0]
+    assert api.get("/api/v1/items/?min_price=-5&max_price=99999999.99").json()["count"] == 1
+
+
 def test_part_list_costs_constant_queries(api, django_assert_num_queries):
     for n in range(5):
         SparePartFactory(sku=f"A-STL-M{n}-50")
