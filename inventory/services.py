@@ -16,6 +16,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -87,6 +88,10 @@ def delete_category(category: Category) -> None:
 # --- spare parts -------------------------------------------------------------
 
 
+def _sku_taken(sku: str) -> InvalidInput:
+    return InvalidInput(f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists")
+
+
 def clean_sku(value: str) -> str:
     message = sku_error(value)
     if message:
@@ -134,7 +139,7 @@ def create_spare_part(
     stock = _check_count(stock, "stock")
     min_stock = _check_count(min_stock, "min_stock")
     if SparePart.objects.filter(sku=sku).exists():
-        raise InvalidInput(f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists")
+        raise _sku_taken(sku)
     try:
         with transaction.atomic():
             part = SparePart(name=name, sku=sku, price=price, stock=0, min_stock=min_stock, category=category)
@@ -143,9 +148,7 @@ def create_spare_part(
                 apply_stock_deltas({part.pk: stock}, reason=Reason.INITIAL, note=note or "Opening stock")
                 part.stock = stock
     except IntegrityError as exc:
-        raise InvalidInput(
-            f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists"
-        ) from exc
+        raise _sku_taken(sku) from exc
     return part
 
 
@@ -164,7 +167,7 @@ def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart
         if "sku" in fields:
             sku = clean_sku(fields["sku"])
             if sku != locked.sku and SparePart.objects.filter(sku=sku).exists():
-                raise InvalidInput(f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists")
+                raise _sku_taken(sku)
             locked.sku = sku
         if "name" in fields:
             locked.name = fields["name"]
@@ -174,7 +177,13 @@ def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart
             locked.min_stock = _check_count(fields["min_stock"], "min_stock")
         if "category" in fields:
             locked.category = fields["category"]
-        locked.save()
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError as exc:
+            if "sku" not in fields:
+                raise
+            raise _sku_taken(locked.sku) from exc  # a concurrent rename or create took it after the check
         if "stock" in fields:
             target = _check_count(fields["stock"], "stock")
             delta = target - locked.stock
@@ -188,10 +197,23 @@ def delete_spare_part(part: SparePart) -> None:
     """Delete a part unless an order uses it: order history is protected."""
     from orders.models import ServiceOrderItem
 
-    if ServiceOrderItem.objects.filter(spare_part=part).exists():
-        raise Conflict(f"Spare part '{part.sku}' appears on service orders and cannot be deleted.", code="part_in_use")
-    with transaction.atomic():
-        part.delete()
+    in_use = Conflict(f"Spare part '{part.sku}' appears on service orders and cannot be deleted.", code="part_in_use")
+    try:
+        with transaction.atomic():
+            # Orders lock their parts before adding lines: with the row locked, no new line
+            # can appear between the check and the delete.
+            locked = SparePart.objects.select_for_update().filter(pk=part.pk).first()
+            if locked is None:
+                raise NotFound(f"Spare part with SKU '{part.sku}' not found.")
+            if ServiceOrderItem.objects.filter(spare_part=locked).exists():
+                raise in_use
+            locked.delete()
+    except ProtectedError as exc:  # the last line: a line the check missed, seen by the foreign key's PROTECT
+        raise in_use from exc
+    except IntegrityError as exc:  # or by the database's own foreign key check, at commit
+        if not ServiceOrderItem.objects.filter(spare_part_id=part.pk).exists():
+            raise
+        raise in_use from exc
 
 
 def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT, note: str = "") -> StockMovement:

@@ -157,6 +157,24 @@ def test_delete_part_used_on_an_order_is_409(api):
     assert SparePart.objects.filter(pk=part.pk).exists()
 
 
+def test_a_line_that_slips_past_the_check_is_still_409_part_in_use(api, monkeypatch):
+    """The last line: the foreign key's PROTECT refuses, and the client gets the same 409."""
+    from orders.services import place_order
+
+    part = SparePartFactory(sku="A-STL-M10-50", stock=5)
+    delete = SparePart.delete
+
+    def delete_after_a_line_appeared(self, *args, **kwargs):
+        place_order(request_id="r1", items=[{"spare_part_id": self.pk, "quantity": 1}])
+        return delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(SparePart, "delete", delete_after_a_line_appeared)
+    response = api.delete("/api/v1/items/A-STL-M10-50/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "part_in_use"
+    assert SparePart.objects.filter(pk=part.pk).exists()
+
+
 # --- stock adjustments and ledger ---------------------------------------------------
 
 
