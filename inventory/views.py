@@ -29,6 +29,13 @@ PAGE_PARAMETERS = [
 ]
 
 
+class TotalOrderMixin:
+    """Lists whose rows page in one order, whatever the sort field (see selectors.ordered_totally)."""
+
+    def filter_queryset(self, queryset):
+        return selectors.ordered_totally(super().filter_queryset(queryset))
+
+
 @extend_schema_view(
     list=extend_schema(summary="List categories"),
     create=extend_schema(summary="Create a category"),
@@ -37,7 +44,7 @@ PAGE_PARAMETERS = [
     partial_update=extend_schema(summary="Update a category"),
     destroy=extend_schema(summary="Delete a category (its parts keep existing, uncategorised)"),
 )
-class CategoryViewSet(viewsets.ModelViewSet):
+class CategoryViewSet(TotalOrderMixin, viewsets.ModelViewSet):
     queryset = Category.objects.all()
     serializer_class = CategorySerializer
     search_fields = ["name"]
@@ -63,6 +70,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
     ),
 )
 class SparePartViewSet(
+    TotalOrderMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,

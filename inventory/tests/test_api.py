@@ -364,6 +364,48 @@ def test_price_filters_out_of_a_prices_range_are_400_naming_the_parameter(api, q
     assert api.get("/api/v1/items/?min_price=-5&max_price=99999999.99").json()["count"] == 1
 
 
+@pytest.mark.parametrize("ordering", ["stock", "-stock", "price,-min_stock", "name", "-date_updated"])
+def test_paging_through_repeated_sort_values_shows_every_part_once(api, ordering):
+    """Ties are broken by the primary key, in the SQL page: no part twice, none skipped."""
+    import datetime
+
+    parts = [
+        SparePartFactory(sku=f"A-STL-M{n}-50", name="Same", stock=n % 2, min_stock=0, price=Decimal("1.00"))
+        for n in range(23)
+    ]
+    SparePart.objects.update(date_updated=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    pages = [
+        api.get(f"/api/v1/items/?ordering={ordering}&limit=5&offset={offset}").json() for offset in range(0, 25, 5)
+    ]
+    listed = [part["id"] for page in pages for part in page["results"]]
+    keys = {"stock": lambda p: (p.stock, p.pk), "-stock": lambda p: (-p.stock, p.pk)}
+    expected = sorted(parts, key=keys.get(ordering, lambda p: p.pk))
+    assert listed == [part.pk for part in expected]
+
+
+def test_categories_page_through_equal_dates_once_each(api):
+    import datetime
+
+    created = [CategoryFactory(name=f"Category {n:02d}") for n in range(11)]
+    Category.objects.update(date_created=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    listed = [
+        category["id"]
+        for offset in range(0, 12, 3)
+        for category in api.get(f"/api/v1/categories/?ordering=-date_created&limit=3&offset={offset}").json()["results"]
+    ]
+    assert listed == sorted(category.pk for category in created)
+
+
+def test_an_ordering_a_unique_column_decides_gets_no_tie_breaker():
+    """The catalogue's default order (by SKU) keeps its plain ORDER BY sku: the SKU index serves it."""
+    from inventory.selectors import ordered_totally
+
+    assert ordered_totally(SparePart.objects.order_by("sku")).query.order_by == ("sku",)
+    assert ordered_totally(SparePart.objects.order_by("stock", "-sku")).query.order_by == ("stock", "-sku")
+    assert ordered_totally(SparePart.objects.order_by("-stock")).query.order_by == ("-stock", "pk")
+    assert ordered_totally(Category.objects.all()).query.order_by == ("name", "pk")
+
+
 def test_part_list_costs_constant_queries(api, django_assert_num_queries):
     for n in range(5):
         SparePartFactory(sku=f"A-STL-M{n}-50")
