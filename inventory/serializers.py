@@ -10,9 +10,16 @@ from rest_framework import serializers
 from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 
 # inventory.validators.sku_error as a pattern, so clients (and the schema fuzzer)
-# can tell a valid SKU: four non-empty dash-separated parts without blanks at
-# their edges, blanks around the whole are stripped.
-SKU_PATTERN = r"^\s*[^-\s](?:[^-]*[^-\s])?(?:-[^-\s](?:[^-]*[^-\s])?){3}\s*$"
+# can tell a valid SKU: four non-empty dash-separated parts, blanks around the
+# whole are stripped, and none of '/', whitespace, control and format characters
+# inside. Those are listed for the Basic Multilingual Plane, in escapes both
+# Python's and JavaScript's regular expressions read; the service also refuses
+# the few format characters beyond it. A test holds the pattern to the rule.
+_SKU_CHARACTER = (
+    r"[^-/\s\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+SKU_PATTERN = rf"^\s*{_SKU_CHARACTER}+(?:-{_SKU_CHARACTER}+){{3}}\s*$"
 
 
 @extend_schema_field({"type": "string", "pattern": SKU_PATTERN, "maxLength": 64})

@@ -75,6 +75,57 @@ def test_invalid_sku_is_refused_with_the_expected_format(api, sku):
     assert not SparePart.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("sku", "shown"),
+    [
+        ("A/B-C-D-E", "'A/B-C-D-E'"),  # no /api/v1/items/{sku}/ route could reach it
+        ("A B-C-D-E", "'A B-C-D-E'"),
+        ("A\nB-C-D-E", "'A\\nB-C-D-E'"),
+        ("A\u00a0B-C-D-E", "'A\\xa0B-C-D-E'"),
+        ("A\u200bB-C-D-E", "'A\\u200bB-C-D-E'"),  # looks exactly like AB-C-D-E
+        ("\u2060A-B-C-D", "'\\u2060A-B-C-D'"),
+        ("A-B-C-D\U000e0041", "'A-B-C-D\\U000e0041'"),
+    ],
+)
+def test_sku_with_slash_whitespace_control_or_format_characters_is_400(api, sku, shown):
+    SparePartFactory(sku="Z-STL-M1-1")
+    response = api.post("/api/v1/items/", {"name": "x", "sku": sku, "price": "1.00"}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"] == (
+        f"Invalid SKU format. Expected format: [CLASS]-[MATERIAL]-[SIZE]-[LENGTH], but got {shown}: "
+        "a SKU may not contain '/', whitespace, control or format characters"
+    )
+    assert response.json()["code"] == "invalid_sku"
+    renamed = api.patch("/api/v1/items/Z-STL-M1-1/", {"sku": sku}, format="json")
+    assert renamed.status_code == 400 and renamed.json()["code"] == "invalid_sku"
+    assert list(SparePart.objects.values_list("sku", flat=True)) == ["Z-STL-M1-1"]
+
+
+def test_the_schemas_sku_pattern_is_the_rule():
+    """For every character of the Basic Multilingual Plane (surrogates aside) in a SKU's part."""
+    import re
+
+    from inventory.serializers import SKU_PATTERN
+    from inventory.validators import sku_error
+
+    pattern = re.compile(SKU_PATTERN)
+    disagree = [
+        f"U+{code:04X}"
+        for code in range(0x10000)
+        if not 0xD800 <= code <= 0xDFFF
+        and (pattern.search(f"A{chr(code)}B-C-D-E") is not None) != (sku_error(f"A{chr(code)}B-C-D-E") is None)
+    ]
+    assert disagree == []
+    assert pattern.search(" A-STL-M10-50 ") and not pattern.search("A-STL-M10")
+
+
+def test_the_demo_datas_skus_follow_the_rule():
+    from inventory.validators import sku_error
+    from maintenance.management.commands.load_demo_data import PARTS
+
+    assert [sku for _category, _name, sku, *_ in PARTS if sku_error(sku)] == []
+
+
 def test_invalid_sku_message_names_the_value(api):
     response = api.post("/api/v1/items/", {"name": "x", "sku": "A-B-C", "price": "1.00"})
     assert response.json()["detail"] == (
