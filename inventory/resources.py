@@ -5,6 +5,8 @@ bare ``save()``: the SKU rule is enforced, and a row that sets the stock of a
 new or existing part leaves an ``import`` movement in the ledger. Errors are
 reported per row. The admin's preview runs the same code in a transaction that
 is rolled back, so what the preview shows is what the confirmation writes.
+Before the first row, the parts the file names are locked in id order, the
+order every other stock change locks in.
 """
 
 from __future__ import annotations
@@ -101,6 +103,15 @@ class SparePartResource(resources.ModelResource):
 
     def get_queryset(self):
         return SparePart.objects.select_related("category")
+
+    def before_import(self, dataset, **kwargs):
+        # Rows change stock in file order, but orders lock their parts in id order: a file
+        # listing two parts the other way round could deadlock with an order (PostgreSQL
+        # aborts one of them). Lock every part the file names, in id order, before any row.
+        if "sku" in (dataset.headers or ()):
+            # (PostgreSQL text cannot hold NUL: no part has such a SKU, and the query would fail.)
+            skus = {normalize_sku(str(sku)) for sku in dataset["sku"] if sku is not None and "\x00" not in str(sku)}
+            services.lock_parts(SparePart.objects.filter(sku__in=skus).values_list("pk", flat=True))
 
     def before_import_row(self, row, **kwargs):
         # Look parts up by the SKU as services store it (surrounding spaces stripped).

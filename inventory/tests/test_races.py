@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+import tablib
 from django.db import connection, transaction
 
 from inventory import services
 from inventory.models import SparePart
+from inventory.resources import SparePartResource
 from inventory.tests.factories import SparePartFactory
 from maintenance.errors import Conflict, InvalidInput
 from orders import services as orders
@@ -44,11 +46,12 @@ def waits_for_a_lock(pid: int, timeout: float = 10.0) -> bool:
 
 
 @contextmanager
-def held_open(work: Callable[[], object]):
+def held_open(work: Callable[[], object], then: Callable[[], object] = lambda: None):
     """Run ``work`` in another connection's transaction, committed once this thread waits for its locks.
 
     Yields after ``work`` has run (its locks are held); the block's operation is
-    expected to wait for them. Afterwards, ``held.waited`` says whether it did.
+    expected to wait for them. ``then`` runs in that transaction once it does,
+    before the commit; what it raises fails the test.
     """
     waiter, started, outcome = backend_pid(), threading.Event(), {}
 
@@ -58,6 +61,7 @@ def held_open(work: Callable[[], object]):
                 work()
                 started.set()
                 outcome["waited"] = waits_for_a_lock(waiter)
+                then()
         except BaseException as exc:  # reported by the main thread
             outcome["error"] = exc
         finally:
@@ -104,3 +108,28 @@ def test_renaming_to_a_sku_a_concurrent_rename_took_is_400_already_exists():
     second.refresh_from_db()
     assert (second.sku, second.price) == ("A-STL-M12-60", Decimal("1.00"))
     assert SparePart.objects.get(pk=first.pk).sku == "B-STL-M10-50"
+
+
+def test_an_import_locks_its_parts_in_id_order_like_orders_do():
+    """A file naming a part with a higher id first, while an order holds the lower one and wants the other.
+
+    Rows changed stock in file order: the import took the second part, waited for
+    the first, and the order, waiting for the second, deadlocked with it. Now the
+    import waits for the first part before it touches any, so the order's next
+    lock is free.
+    """
+    first = SparePartFactory(sku="A-STL-M10-50", stock=5)
+    second = SparePartFactory(sku="A-STL-M12-60", stock=5)
+    dataset = tablib.Dataset(headers=["sku", "name", "price", "stock"])
+    dataset.append([second.sku, second.name, "10.00", "7"])
+    dataset.append([first.sku, first.name, "10.00", "8"])
+
+    def the_orders_next_lock():
+        with connection.cursor() as cursor:  # NOWAIT: fails at once if the import holds it
+            cursor.execute("SELECT id FROM inventory_sparepart WHERE id = %s FOR UPDATE NOWAIT", [second.pk])
+
+    with held_open(lambda: services.lock_parts([first.pk]), then=the_orders_next_lock):
+        result = SparePartResource().import_data(dataset, dry_run=False, use_transactions=True)
+
+    assert not result.has_errors() and not result.has_validation_errors()
+    assert dict(SparePart.objects.values_list("sku", "stock")) == {first.sku: 8, second.sku: 7}
