@@ -67,7 +67,13 @@ def create_category(*, name: str, description: str = "") -> Category:
     return _save_category(Category(name=_check_category_name(name), description=description or ""))
 
 
+def _require_fields(fields: Mapping) -> None:
+    if not fields:
+        raise InvalidInput("No fields to update.", code="no_fields")
+
+
 def update_category(category: Category, **fields) -> Category:
+    _require_fields(fields)
     if "name" in fields:
         category.name = _check_category_name(fields["name"], exclude_pk=category.pk)
     if "description" in fields:
@@ -102,7 +108,8 @@ def clean_sku(value: str) -> str:
 def _check_price(price) -> Decimal:
     if price is None or Decimal(price) < 0:
         raise InvalidInput("Price must be zero or more.", field="price")
-    return Decimal(price)
+    # Without a sign, -0 is the 0 PostgreSQL stores: the answer then says "0.00" like later reads.
+    return Decimal(price).copy_abs()
 
 
 def _check_count(value, field: str) -> int:
@@ -157,8 +164,7 @@ UPDATABLE_PART_FIELDS = ("name", "price", "min_stock", "category", "sku")
 
 def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart:
     """Change a part's fields. A new ``stock`` is recorded as an ``adjustment`` movement."""
-    if not fields:
-        raise InvalidInput("No fields to update.", code="no_fields")
+    _require_fields(fields)
     unknown = set(fields) - set(UPDATABLE_PART_FIELDS) - {"stock"}
     if unknown:
         raise InvalidInput(f"Unknown fields: {sorted(unknown)}.")

@@ -30,6 +30,16 @@ def test_category_crud(api):
     assert not Category.objects.exists()
 
 
+def test_empty_category_patch_is_400_no_fields_like_items(api):
+    category = CategoryFactory(name="Seals")
+    before = category.date_updated
+    response = api.patch(f"/api/v1/categories/{category.pk}/", {}, format="json")
+    assert response.status_code == 400
+    assert (response.json()["detail"], response.json()["code"]) == ("No fields to update.", "no_fields")
+    category.refresh_from_db()
+    assert category.date_updated == before
+
+
 def test_category_name_is_unique_case_insensitively(api):
     assert api.post("/api/v1/categories/", {"name": "Seals"}).status_code == 201
     duplicate = api.post("/api/v1/categories/", {"name": "  sEALS "})
@@ -64,6 +74,16 @@ def test_create_part_returns_embedded_category_and_opening_movement(api):
     part = SparePart.objects.get(sku="A-STL-M10-50")
     assert ledger_sum(part) == 500
     assert part.movements.get().reason == StockMovement.Reason.INITIAL
+
+
+@pytest.mark.parametrize("price", ["-0", "-0.00", "0"])
+def test_a_zero_price_is_written_0_00_on_create_and_after(api, price):
+    created = api.post("/api/v1/items/", {"name": "Free", "sku": "A-STL-M10-50", "price": price}, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["price"] == "0.00"
+    assert api.get("/api/v1/items/A-STL-M10-50/").json()["price"] == "0.00"
+    patched = api.patch("/api/v1/items/A-STL-M10-50/", {"price": price}, format="json")
+    assert patched.json()["price"] == "0.00"
 
 
 @pytest.mark.parametrize("sku", ["A-STL-M10", "A-STL-M10-50-X", "A--M10-50", "ASTLM1050", "", "A-STL-M10-"])
