@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 
 import orjson
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -45,33 +44,6 @@ _PART_COLUMNS = (
 part_page_statements = StatementCache()
 
 BIGINT_MAX = 2**63 - 1
-
-
-def ordered_totally(queryset: QuerySet) -> QuerySet:
-    """``queryset`` with its primary key as the last sort key, unless a unique field already decides.
-
-    Sorted by a field with repeated values (stock, price, a date), rows that tie
-    come in any order, and may differ from one page's query to the next: paging
-    showed some rows twice and skipped others.
-    """
-    ordering = list(queryset.query.order_by or queryset.model._meta.ordering)
-    if any(_decides(queryset.model, key) for key in ordering):
-        return queryset
-    return queryset.order_by(*ordering, "pk")
-
-
-def _decides(model, key) -> bool:
-    """Whether ``key`` (a sort key) is a column no two rows share."""
-    if not isinstance(key, str):
-        return False
-    name = key.removeprefix("-")
-    if name in ("pk", model._meta.pk.name):
-        return True
-    try:
-        field = model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return bool(getattr(field, "unique", False) and not getattr(field, "null", True))
 
 
 def _part_page_statement(queryset: QuerySet) -> tuple[str, str, tuple, tuple]:

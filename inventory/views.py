@@ -29,13 +29,6 @@ PAGE_PARAMETERS = [
 ]
 
 
-class TotalOrderMixin:
-    """Lists whose rows page in one order, whatever the sort field (see selectors.ordered_totally)."""
-
-    def filter_queryset(self, queryset):
-        return selectors.ordered_totally(super().filter_queryset(queryset))
-
-
 @extend_schema_view(
     list=extend_schema(summary="List categories"),
     create=extend_schema(summary="Create a category"),
@@ -44,7 +37,7 @@ class TotalOrderMixin:
     partial_update=extend_schema(summary="Update a category"),
     destroy=extend_schema(summary="Delete a category (its parts keep existing, uncategorised)"),
 )
-class CategoryViewSet(TotalOrderMixin, viewsets.ModelViewSet):
+class CategoryViewSet(viewsets.ModelViewSet):
     queryset = Category.objects.all()
     serializer_class = CategorySerializer
     search_fields = ["name"]
@@ -70,7 +63,6 @@ class CategoryViewSet(TotalOrderMixin, viewsets.ModelViewSet):
     ),
 )
 class SparePartViewSet(
-    TotalOrderMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,

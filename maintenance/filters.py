@@ -9,6 +9,7 @@ import datetime
 
 import django_filters
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters
@@ -75,19 +76,34 @@ def _names_a_filter(params, filter_names) -> bool:
 
 
 class OrderingFilter(filters.OrderingFilter):
-    """DRF's ``?ordering=``, with the primary key as the last sort key.
+    """DRF's ``?ordering=``, with the primary key as the last sort key when the others can tie.
 
     Sorted by a column with repeated values (``?ordering=total``), rows that tie
     come back in whatever order the plan gives, which may differ from one page's
     query to the next: paging with ``offset`` then repeats some rows and skips
-    others. The key decides ties, in the direction of the last key given.
+    others. The key decides ties, in the direction of the last key given (so
+    ``-date_created`` gets ``-pk``, as the default orderings have it). An ordering
+    that already holds a unique column (``sku``) is left as it is, and its index
+    still serves it.
     """
-
-    TIE_BREAKERS = frozenset({"pk", "-pk", "id", "-id"})
 
     def get_ordering(self, request, queryset, view):
         ordering = super().get_ordering(request, queryset, view)
-        if not ordering or self.TIE_BREAKERS.intersection(ordering):
+        if not ordering or any(_unique_column(queryset.model, key) for key in ordering):
             return ordering
         last = ordering[-1]
         return [*ordering, "-pk" if isinstance(last, str) and last.startswith("-") else "pk"]
+
+
+def _unique_column(model, key) -> bool:
+    """Whether the sort key ``key`` names a column no two rows share."""
+    if not isinstance(key, str):
+        return False
+    name = key.removeprefix("-")
+    if name in ("pk", model._meta.pk.name):
+        return True
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return bool(getattr(field, "unique", False) and not getattr(field, "null", True))

@@ -1,7 +1,9 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 
 from inventory.models import Category, SparePart, StockMovement
 from inventory.tests.factories import CategoryFactory, SparePartFactory
@@ -449,7 +451,9 @@ def test_paging_through_repeated_sort_values_shows_every_part_once(api, ordering
         api.get(f"/api/v1/items/?ordering={ordering}&limit=5&offset={offset}").json() for offset in range(0, 25, 5)
     ]
     listed = [part["id"] for page in pages for part in page["results"]]
-    keys = {"stock": lambda p: (p.stock, p.pk), "-stock": lambda p: (-p.stock, p.pk)}
+    # Ties go by the id, in the direction of the last key.
+    keys = {"stock": lambda p: (p.stock, p.pk), "-stock": lambda p: (-p.stock, -p.pk), "-date_updated": lambda p: -p.pk}
+    keys["price,-min_stock"] = keys["-date_updated"]  # all equal: the id alone, descending
     expected = sorted(parts, key=keys.get(ordering, lambda p: p.pk))
     assert listed == [part.pk for part in expected]
 
@@ -464,17 +468,24 @@ def test_categories_page_through_equal_dates_once_each(api):
         for offset in range(0, 12, 3)
         for category in api.get(f"/api/v1/categories/?ordering=-date_created&limit=3&offset={offset}").json()["results"]
     ]
-    assert listed == sorted(category.pk for category in created)
+    assert listed == sorted((category.pk for category in created), reverse=True)
 
 
-def test_an_ordering_a_unique_column_decides_gets_no_tie_breaker():
-    """The catalogue's default order (by SKU) keeps its plain ORDER BY sku: the SKU index serves it."""
-    from inventory.selectors import ordered_totally
-
-    assert ordered_totally(SparePart.objects.order_by("sku")).query.order_by == ("sku",)
-    assert ordered_totally(SparePart.objects.order_by("stock", "-sku")).query.order_by == ("stock", "-sku")
-    assert ordered_totally(SparePart.objects.order_by("-stock")).query.order_by == ("-stock", "pk")
-    assert ordered_totally(Category.objects.all()).query.order_by == ("name", "pk")
+@pytest.mark.parametrize(
+    "ordering, order_by",
+    [("sku", None), ("stock,-sku", None), ("-stock", "DESC"), ("price,-min_stock", "DESC"), ("name", "ASC")],
+)
+def test_an_ordering_a_unique_column_decides_gets_no_tie_breaker(api, ordering, order_by):
+    """The catalogue's order by SKU keeps its plain ORDER BY sku: the SKU index serves it."""
+    SparePartFactory()
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(f"/api/v1/items/?ordering={ordering}").status_code == 200
+    page_sql = queries.captured_queries[-1]["sql"]
+    clause = page_sql.split("ORDER BY")[-1].split("LIMIT")[0].strip()
+    if order_by is None:
+        assert '"id"' not in clause, clause
+    else:
+        assert clause.endswith(f'"inventory_sparepart"."id" {order_by}'), clause
 
 
 def test_part_list_costs_constant_queries(api, django_assert_num_queries):
