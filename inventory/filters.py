@@ -5,7 +5,10 @@ from inventory.models import SparePart
 
 
 class SparePartFilter(django_filters.FilterSet):
-    category = django_filters.NumberFilter(field_name="category_id", help_text="Category id.")
+    # A whole number: the generic number field let ?category=3.7 mean category 3.
+    category = django_filters.NumberFilter(
+        field_name="category_id", decimal_places=0, max_digits=19, help_text="Category id."
+    )
     low_stock = django_filters.BooleanFilter(method="filter_low_stock", help_text="true: stock <= min_stock.")
     # A bound written as prices are (8 digits before the point, 2 after): any other
     # number is a 400 naming the parameter. 1e-16384 or -1e131072 passed the generic

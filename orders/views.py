@@ -77,7 +77,11 @@ class ServiceOrderViewSet(
         request=OrderUpdateSerializer,
         responses={
             200: ServiceOrderSerializer,
-            409: error_response(409, "The status cannot move there from the current one (`invalid_transition`)."),
+            409: error_response(
+                409,
+                "The status cannot move there from the current one (`invalid_transition`), or cancelling would return "
+                "a part's stock past its maximum (`stock_above_maximum`).",
+            ),
         },
     )
     def partial_update(self, request, pk=None):
@@ -107,7 +111,11 @@ class ServiceOrderViewSet(
         parameters=[OpenApiParameter("item_id", int, OpenApiParameter.PATH)],
         responses={
             200: ServiceOrderSerializer,
-            409: error_response(409, "The order is closed (`order_final`) or this is its last line (`last_item`)."),
+            409: error_response(
+                409,
+                "The order is closed (`order_final`), this is its last line (`last_item`), or the returned stock "
+                "would pass the part's maximum (`stock_above_maximum`).",
+            ),
         },
     )
     @action(detail=True, methods=["delete"], url_path=r"items/(?P<item_id>\d{1,18})")

@@ -648,3 +648,21 @@ def test_the_browsable_catalogue_shows_the_page_and_its_controls(staff):
     assert b"A-STL-M1-50" in page.content and b"A-STL-M2-50" not in page.content
     assert b"&quot;count&quot;: 3" in page.content  # DRF's indented JSON, HTML-escaped
     assert b"offset=2" in page.content  # the next-page control
+
+
+@pytest.mark.parametrize("value", ["1.7", "1e400", "99999999999999999999"])
+def test_category_filter_takes_whole_ids_only(api, value):
+    category = CategoryFactory(name="Bolts")
+    SparePartFactory(category=category)
+    assert api.get(f"/api/v1/items/?category={category.pk}").json()["count"] == 1
+    response = api.get(f"/api/v1/items/?category={value.replace('1', str(category.pk), 1)}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["category"]
+
+
+def test_audit_actor_filter_takes_whole_ids_only(api, superuser):
+    SparePartFactory()
+    assert api.get(f"/api/v1/audit/?actor={superuser.pk}").status_code == 200
+    response = api.get(f"/api/v1/audit/?actor={superuser.pk}.5")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["actor"]

@@ -36,7 +36,7 @@ class AuditorSerializer(serializers.ModelSerializer):
 class AuditorFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="content_type__model", lookup_expr="iexact")
     object_id = django_filters.CharFilter()
-    actor = django_filters.NumberFilter(field_name="actor_id")
+    actor = django_filters.NumberFilter(field_name="actor_id", decimal_places=0, max_digits=19)  # 3.7 is not user 3
     action = django_filters.ChoiceFilter(choices=Auditor.Action.choices)
     since = IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
     until = IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
