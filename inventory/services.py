@@ -149,6 +149,7 @@ def create_spare_part(
         raise _sku_taken(sku)
     try:
         with transaction.atomic():
+            category = _hold_category(category)
             part = SparePart(name=name, sku=sku, price=price, stock=0, min_stock=min_stock, category=category)
             part.save()
             if stock:
@@ -160,6 +161,22 @@ def create_spare_part(
 
 
 UPDATABLE_PART_FIELDS = ("name", "price", "min_stock", "category", "sku")
+
+
+def _hold_category(category: Category | None) -> Category | None:
+    """The part's category, its row held until the caller's transaction ends (or None).
+
+    The category was looked up before the transaction began: deleted in between, the
+    part's foreign key failed only at commit (a 500, or on create an error that blamed
+    the SKU). Held here, a concurrent delete waits for this transaction, and one that
+    came first is a 400 naming the field.
+    """
+    if category is None:
+        return None
+    held = Category.objects.select_for_update(no_key=True).filter(pk=category.pk).first()
+    if held is None:
+        raise InvalidInput(f"Category {category.pk} no longer exists.", field="category_id", code="does_not_exist")
+    return held
 
 
 def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart:
@@ -182,7 +199,7 @@ def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart
         if "min_stock" in fields:
             locked.min_stock = _check_count(fields["min_stock"], "min_stock")
         if "category" in fields:
-            locked.category = fields["category"]
+            locked.category = _hold_category(fields["category"])
         try:
             with transaction.atomic():
                 locked.save()

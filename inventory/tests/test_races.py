@@ -18,7 +18,7 @@ import tablib
 from django.db import connection, transaction
 
 from inventory import services
-from inventory.models import SparePart
+from inventory.models import Category, SparePart
 from inventory.resources import SparePartResource
 from inventory.tests.factories import SparePartFactory
 from maintenance.errors import Conflict, InvalidInput
@@ -133,3 +133,30 @@ def test_an_import_locks_its_parts_in_id_order_like_orders_do():
 
     assert not result.has_errors() and not result.has_validation_errors()
     assert dict(SparePart.objects.values_list("sku", "stock")) == {first.sku: 8, second.sku: 7}
+
+
+def test_a_part_given_a_category_deleted_meanwhile_is_400_naming_the_category():
+    """The category was read before the change began; its deletion commits while the change runs."""
+    part = SparePartFactory(sku="A-STL-M10-50", category=None)
+    doomed = Category.objects.create(name="Doomed")
+
+    # Another copy is deleted (delete() clears its instance's pk), as another request would.
+    with (
+        held_open(lambda: services.delete_category(Category.objects.get(pk=doomed.pk))),
+        pytest.raises(InvalidInput) as refused,
+    ):
+        services.update_spare_part(part, category=doomed, name="Renamed")
+    assert (refused.value.field, refused.value.code) == ("category_id", "does_not_exist")
+    assert f"Category {doomed.pk} " in refused.value.message
+    part.refresh_from_db()
+    assert (part.category_id, part.name) == (None, SparePart.objects.get(pk=part.pk).name)
+    assert part.name != "Renamed"
+
+    doomed_too = Category.objects.create(name="Doomed too")
+    with (
+        held_open(lambda: services.delete_category(Category.objects.get(pk=doomed_too.pk))),
+        pytest.raises(InvalidInput) as refused,
+    ):
+        services.create_spare_part(name="New", sku="B-STL-M10-50", price=Decimal("1.00"), category=doomed_too)
+    assert (refused.value.field, refused.value.code) == ("category_id", "does_not_exist")  # not "SKU exists"
+    assert not SparePart.objects.filter(sku="B-STL-M10-50").exists()
