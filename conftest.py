@@ -94,14 +94,6 @@ def _forget_remembered_tokens():
     forget_tokens()
 
 
-@pytest.fixture(autouse=True)
-def _forget_compiled_statements():
-    """Each test compiles its own catalogue-page SQL (inventory.selectors.part_page_statements)."""
-    from inventory.selectors import part_page_statements
-
-    part_page_statements.clear()
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _storage_prefix():
     """Objects outlive test transactions: keep each run's uploads under its own prefix."""

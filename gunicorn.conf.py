@@ -6,7 +6,8 @@ import os
 bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-# A request stuck longer than this is killed and its worker replaced.
+# A request stuck longer than this is stopped (see worker_abort) and its worker replaced. The
+# database's statement timeout (DATABASE_STATEMENT_TIMEOUT_MS, shorter) answers a stuck query first.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM, in-flight requests get this long to finish.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
@@ -29,59 +30,25 @@ else:
 
 
 def worker_abort(worker):
-    """A request outlived ``timeout``: answer it in JSON before the worker exits.
+    """gunicorn's documented hook, called in the worker's SIGABRT handler when a request outlives ``timeout``.
 
-    The arbiter aborts the worker with SIGABRT, and gunicorn would answer with
-    its own HTML 500. This hook runs inside that signal handler, on top of the
-    interrupted frames, where the client socket is at hand. If no byte of the
-    response went out yet, it writes a 504 with the request id (the app was
-    stuck: a query, a call to S3) or a 408 (the client never finished sending
-    its request), then shuts the socket so gunicorn's page is not appended. The
-    database rolls back the request's open transaction when the worker's
-    connection closes.
+    If the app is handling a request (it has a request id), raise ``RequestTimeout`` into it:
+    the request unwinds (its transaction rolls back), the app answers a JSON 504 with the
+    request id, and gunicorn, which has marked the worker as no longer alive, replaces it.
+    Otherwise the client never finished sending its request: raise gunicorn's own "the client
+    sends no more" error (``NoMoreData``, what its parser raises when a client goes away), so the
+    worker closes that connection without an answer instead of writing an HTML 500, and exits.
     """
-    import json
-    import socket
-    import sys
+    from gunicorn.http.errors import NoMoreData
 
-    frame, client, resp, in_app = sys._getframe(), None, None, False
-    while frame is not None:
-        name, local = frame.f_code.co_name, frame.f_locals
-        if name == "handle_request" and "client" in local:
-            client, resp, in_app = local["client"], local.get("resp"), True
-            break
-        if name == "handle" and "client" in local and "listener" in local:
-            client = local["client"]
-            break
-        frame = frame.f_back
-    if client is None or (resp is not None and resp.headers_sent):
-        return
-    request_id = None
-    if in_app:
-        try:
-            from maintenance.timing import current_request_id
-
-            request_id = current_request_id.get()
-        except Exception:  # the app is not loaded: no request id to give
-            pass
-        status = "504 Gateway Timeout"
-        body = {
-            "detail": f"The request took longer than {worker.cfg.timeout} s and was stopped; retry later.",
-            "code": "timeout",
-            "request_id": request_id,
-        }
-    else:
-        status = "408 Request Timeout"
-        body = {"detail": f"The request was not received within {worker.cfg.timeout} s.", "code": "request_timeout"}
-    worker.log.error("worker timeout after %ss: answered %s (request_id=%s)", worker.cfg.timeout, status, request_id)
-    payload = json.dumps(body).encode()
-    head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        f"Content-Length: {len(payload)}\r\n" + (f"X-Request-ID: {request_id}\r\n" if request_id else "") + "\r\n"
-    ).encode()
     try:
-        client.settimeout(1)
-        client.sendall(head + payload)
-        client.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+        from maintenance.timing import RequestTimeout, current_request_id
+    except ImportError:  # the app is not loaded yet: nothing of it runs
+        request_id = None
+    else:
+        request_id = current_request_id.get()
+    if request_id is not None:
+        worker.log.error("worker timeout after %ss: stopping request %s", worker.cfg.timeout, request_id)
+        raise RequestTimeout(worker.cfg.timeout)
+    worker.log.error("worker timeout after %ss: closing a connection whose request never arrived", worker.cfg.timeout)
+    raise NoMoreData(b"")

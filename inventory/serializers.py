@@ -48,8 +48,27 @@ class CategorySummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Formatters for the tuned representations: the same DRF field the generic path uses,
+# created once instead of once per serializer instance.
+MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+def format_timestamp(value: datetime.datetime | None) -> str | None:
+    """What DRF's ``DateTimeField`` writes (ISO 8601 in the current time zone, ``Z`` for UTC)."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 class SparePartSerializer(serializers.ModelSerializer):
-    """Read shape of a part, with its category embedded."""
+    """A part as the API shows it, with its category embedded: every list, answer and order line.
+
+    The declared fields are the schema's source. ``to_representation`` is tuned: it
+    writes the same dict as DRF's generic path (a test holds the two equal) without
+    building the serializer's fields for each instance or looking each field up, which
+    cost more than the rest of a catalogue page.
+    """
 
     category = CategorySummarySerializer(read_only=True, allow_null=True)
     category_id = serializers.IntegerField(read_only=True, allow_null=True)
@@ -73,51 +92,22 @@ class SparePartSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, part):
-        return part_representation(part)
-
-
-# Formatters for the hand-built representations below: the same DRF field the
-# generic path uses, created once instead of once per serializer instance.
-MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
-
-
-def format_timestamp(value: datetime.datetime | None, tz: datetime.tzinfo | None = None) -> str | None:
-    """What DRF's ``DateTimeField`` writes (ISO 8601, ``Z`` for UTC), minus its cost.
-
-    DRF looks the current time zone up for every value (a context-local read);
-    a page passes ``tz`` once for all its rows.
-    """
-    if value is None:
-        return None
-    text = value.astimezone(tz or timezone.get_current_timezone()).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def part_representation(part: SparePart, tz: datetime.tzinfo | None = None) -> dict:
-    """A part instance (its ``category`` loaded) as :class:`SparePartSerializer` shows it.
-
-    A part's own answers and every order line show parts: building the dict here
-    skips DRF's per-instance field construction and its per-field attribute
-    lookups. A test checks it against the generic serializer. (The catalogue
-    list has its JSON built by PostgreSQL: ``inventory.selectors.part_page``.)
-    """
-    tz = tz or timezone.get_current_timezone()
-    category = part.category if part.category_id is not None else None
-    return {
-        "id": part.pk,
-        "name": part.name,
-        "sku": part.sku,
-        "price": MONEY.to_representation(part.price),
-        "stock": part.stock,
-        "min_stock": part.min_stock,
-        "is_low_stock": part.stock <= part.min_stock,
-        "category_id": part.category_id,
-        "category": None
-        if category is None
-        else {"id": category.pk, "name": category.name, "description": category.description},
-        "date_created": format_timestamp(part.date_created, tz),
-        "date_updated": format_timestamp(part.date_updated, tz),
-    }
+        category = part.category if part.category_id is not None else None
+        return {
+            "id": part.pk,
+            "name": part.name,
+            "sku": part.sku,
+            "price": MONEY.to_representation(part.price),
+            "stock": part.stock,
+            "min_stock": part.min_stock,
+            "is_low_stock": part.stock <= part.min_stock,
+            "category_id": part.category_id,
+            "category": None
+            if category is None
+            else {"id": category.pk, "name": category.name, "description": category.description},
+            "date_created": format_timestamp(part.date_created),
+            "date_updated": format_timestamp(part.date_updated),
+        }
 
 
 class CategoryIdField(serializers.PrimaryKeyRelatedField):

@@ -9,30 +9,21 @@ and the audit rows, all in the caller's transaction. So
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from inventory import stock_sql
 from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 from inventory.validators import normalize_sku, sku_error
-from maintenance.audit import services as audit
 from maintenance.audit.context import current_actor
 from maintenance.audit.models import Auditor
-from maintenance.db import (
-    RowCountMismatch,
-    Statement,
-    allocate_ids,
-    allocate_ids_sql,
-    execute_together,
-    insert_statement,
-)
+from maintenance.audit.signals import audit_rows, rows_updated, write_audit_rows
 from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
 
 Reason = StockMovement.Reason
@@ -84,11 +75,14 @@ def update_category(category: Category, **fields) -> Category:
 def delete_category(category: Category) -> None:
     """Delete a category; its parts stay, with no category."""
     with transaction.atomic():
-        # The FK's SET_NULL runs as a bulk UPDATE, which signals don't see: audit it here.
+        # The FK's SET_NULL runs as a bulk UPDATE, which model signals don't see: it is announced
+        # to the audit receivers, whose rows are written here.
         category_id = category.pk  # delete() clears the instance's pk
-        parts = list(SparePart.objects.filter(category=category).only("id", "name", "sku", "category_id"))
+        parts = list(SparePart.objects.filter(category=category).order_by("pk").select_for_update())
         category.delete()
-        audit.record_many((part, Auditor.Action.UPDATE, {"category_id": [category_id, None]}) for part in parts)
+        write_audit_rows(
+            rows_updated, SparePart, changes=[(part, {"category_id": [category_id, None]}) for part in parts]
+        )
 
 
 # --- spare parts -------------------------------------------------------------
@@ -253,131 +247,56 @@ def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT
 # --- the one place stock changes ---------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _lock_parts_sql(id_arrays: str = "") -> str:
-    quote = connection.ops.quote_name
-    part_columns = ", ".join(f"p.{quote(field.column)}" for field in SparePart._meta.concrete_fields)
-    category_columns = ", ".join(f"c.{quote(field.column)}" for field in Category._meta.concrete_fields)
-    new_ids = "WITH new_ids AS (SELECT " + id_arrays + ") " if id_arrays else ""
-    return (
-        f"{new_ids}SELECT {part_columns}, {category_columns}{', new_ids.*' if id_arrays else ''} "
-        f"FROM {quote(SparePart._meta.db_table)} p LEFT JOIN {quote(Category._meta.db_table)} c "
-        f"ON c.{quote(Category._meta.pk.column)} = p.{quote(SparePart._meta.get_field('category').column)} "
-        f"{'CROSS JOIN new_ids ' if id_arrays else ''}"
-        f"WHERE p.{quote(SparePart._meta.pk.column)} = ANY(%s::bigint[]) ORDER BY p.{quote(SparePart._meta.pk.column)} "
-        "FOR UPDATE OF p"
-    )
-
-
 def lock_parts(part_ids: Iterable[int]) -> dict[int, SparePart]:
-    """Lock the parts' rows in id order (so concurrent orders never deadlock).
-
-    One SQL text for any number of ids, built once (the ORM compiled the same
-    SELECT … FOR UPDATE for every order). The category comes along for the
-    response; only the parts' rows are locked.
-    """
-    parts, _ = lock_parts_allocating_ids(part_ids)
+    """Lock the parts' rows in id order (so concurrent changes never deadlock), categories loaded."""
+    parts, _, _ = stock_sql.lock_parts(part_ids)
     return parts
 
 
-def lock_parts_allocating_ids(
-    part_ids: Iterable[int], *wanted: tuple[type[models.Model], int]
-) -> tuple[dict[int, SparePart], list[list[int]] | None]:
-    """:func:`lock_parts`, and ids for new rows (``maintenance.db.allocate_ids``) in the same round trip.
-
-    Every order runs this. The ids are ``None`` when none of the parts exists
-    (then nothing is written).
-    """
-    ids = sorted({int(part_id) for part_id in part_ids})
-    id_arrays, id_params = allocate_ids_sql(*wanted) if wanted else ("", [])
-    with connection.cursor() as cursor:
-        # The ids as an array literal: psycopg's list adapter inspects every element to choose a type.
-        cursor.execute(_lock_parts_sql(id_arrays), [*id_params, "{" + ",".join(map(str, ids)) + "}"])
-        rows = cursor.fetchall()
-    part_names = [field.attname for field in SparePart._meta.concrete_fields]
-    category_names = [field.attname for field in Category._meta.concrete_fields]
-    width, category_width = len(part_names), len(category_names)
-    category_field = SparePart._meta.get_field("category")
-    parts, alias = {}, connection.alias
-    for row in rows:
-        part = SparePart.from_db(alias, part_names, row[:width])
-        category_row = row[width : width + category_width]
-        category = None if category_row[0] is None else Category.from_db(alias, category_names, category_row)
-        category_field.set_cached_value(part, category)
-        parts[part.pk] = part
-    new_ids = list(rows[0][width + category_width :]) if rows and wanted else None
-    return parts, new_ids
-
-
-@dataclass
+@dataclass(frozen=True)
 class StockChange:
-    """Stock deltas checked against locked parts, ready to be written.
-
-    :meth:`write` sends the guarded stock ``UPDATE``, the ledger rows and the
-    audit rows as one statement: alone (:func:`apply_stock_deltas`) or with the
-    caller's own rows (``orders.services.place_order``).
-    """
+    """Stock deltas checked against locked parts: the ledger rows and audit rows that write them."""
 
     parts: Mapping[int, SparePart]
-    deltas: dict[int, int]
     movements: list[StockMovement]
-    audit_entries: list
-    changed_at: datetime.datetime
+    audit_rows: list[Auditor]
+    changed_at: object  # the datetime every row of the change carries
 
-    def update_statement(self) -> Statement:
-        ids = sorted(self.deltas)
-        # The delta is a bigint, so stock + delta is summed in bigint: in integer a sum
-        # above 2**31 - 1 failed ("integer out of range") before the guard could refuse it.
-        values = ", ".join(["(%s::bigint, %s::bigint)"] * len(ids))
-        params = [self.changed_at, *(item for part_id in ids for item in (part_id, self.deltas[part_id]))]
-        # Guarded: the WHERE makes the database refuse a stock below zero or above the
-        # maximum even if a caller forgot to lock (the row count then differs, and
-        # execute_together raises); the check constraints are the last line.
-        return Statement(
-            f"UPDATE {SparePart._meta.db_table} AS p SET stock = p.stock + v.delta, date_updated = %s "
-            f"FROM (VALUES {values}) AS v(id, delta) "
-            f"WHERE p.id = v.id AND p.stock + v.delta BETWEEN 0 AND {MAX_STOCK:d} RETURNING p.id",
-            params,
-            len(ids),
-        )
+    def write(self, *, audit_rows: list[Auditor] | None = None, order=None, lines=()) -> None:
+        """Write the change (with a new ``order`` and its ``lines``, and the caller's ``audit_rows``
+        in place of the change's own) as one statement; the parts in memory take their new stock.
 
-    def write(self, *, rows: Sequence[Sequence[models.Model]] = (), audit_entries: Sequence | None = None) -> None:
-        """Write the change as one statement, with the caller's new ``rows`` (a list per model,
-        ids allocated) and the audit rows of ``audit_entries`` (default: the change's own; a
-        caller that adds rows passes its entries with ``self.audit_entries`` among them).
-
-        Raises :class:`InsufficientStock` if the guarded UPDATE found less stock than the
-        locked rows showed; the caller's transaction then rolls back.
+        Raises :class:`InsufficientStock` if a stock left its bounds after all (a caller that
+        did not lock); the caller's transaction then rolls back.
         """
-        audit_rows = audit.build_entries(self.audit_entries if audit_entries is None else audit_entries)
-        new_rows = [*rows, self.movements, audit_rows]
         try:
-            statements = [self.update_statement(), *(insert_statement(group) for group in new_rows)]
-            execute_together(statements, saved=new_rows)
-        except RowCountMismatch as exc:
+            stock_sql.write(
+                movements=self.movements,
+                audit_rows=self.audit_rows if audit_rows is None else audit_rows,
+                changed_at=self.changed_at,
+                order=order,
+                lines=lines,
+            )
+        except stock_sql.StockGuardFailed as exc:
             raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.") from exc
-        # The locked parts in memory, as the statement left them.
         for movement in self.movements:
             part = self.parts[movement.spare_part_id]
-            part.stock = movement.stock_after
-            part.date_updated = self.changed_at
+            part.stock, part.date_updated = movement.stock_after, self.changed_at
 
 
-def prepare_stock_deltas(
+def prepare_stock_change(
     deltas: Mapping[int, int],
     *,
     reason: str,
     locked: Mapping[int, SparePart],
-    movement_ids: Iterable[int],
-    order=None,
+    order_id: int | None = None,
     note: str = "",
 ) -> StockChange:
     """Check ``deltas`` (part id -> change, none zero) against parts the caller has locked.
 
-    Raises :class:`NotFound` for unknown ids, :class:`InsufficientStock` if any
-    stock would go below zero and :class:`Conflict` (``stock_above_maximum``) if
-    above ``MAX_STOCK``; then nothing is written. The ledger rows get the
-    ids in ``movement_ids`` (from ``maintenance.db.allocate_ids``).
+    Raises :class:`NotFound` for unknown ids, :class:`InsufficientStock` if any stock
+    would go below zero and :class:`Conflict` (``stock_above_maximum``) if above
+    ``MAX_STOCK``, one error for the first line that fails, before anything is written.
     """
     missing = sorted(part_id for part_id in deltas if part_id not in locked)
     if missing:
@@ -401,30 +320,31 @@ def prepare_stock_deltas(
     actor = current_actor()
     movements = [
         StockMovement(
-            id=movement_id,
             spare_part_id=part_id,
             delta=deltas[part_id],
             # The row is locked: its stock now plus the delta is what the UPDATE leaves.
             stock_after=locked[part_id].stock + deltas[part_id],
             reason=reason,
-            order=order,
+            order_id=order_id,
             actor=actor,
             note=note or "",
         )
-        for part_id, movement_id in zip(ids, movement_ids, strict=True)
+        for part_id in ids
     ]
-    entries = [
-        (locked[m.spare_part_id], Auditor.Action.UPDATE, {"stock": [m.stock_after - m.delta, m.stock_after]})
-        for m in movements
-    ]
-    return StockChange(dict(locked), {part_id: deltas[part_id] for part_id in ids}, movements, entries, timezone.now())
+    changes = [(locked[m.spare_part_id], {"stock": [m.stock_after - m.delta, m.stock_after]}) for m in movements]
+    return StockChange(
+        parts=dict(locked),
+        movements=movements,
+        audit_rows=audit_rows(rows_updated, SparePart, changes=changes),
+        changed_at=timezone.now(),
+    )
 
 
 def apply_stock_deltas(
     deltas: Mapping[int, int],
     *,
     reason: str,
-    order=None,
+    order_id: int | None = None,
     note: str = "",
     locked: Mapping[int, SparePart] | None = None,
 ) -> list[StockMovement]:
@@ -434,21 +354,15 @@ def apply_stock_deltas(
     stock); otherwise they are locked here. Raises :class:`NotFound` for unknown
     ids, :class:`InsufficientStock` if any stock would go below zero and a
     ``stock_above_maximum`` :class:`Conflict` if above ``MAX_STOCK``; then nothing
-    is changed. The stock, ledger and audit rows are one statement.
+    is changed. The stock, ledger and audit rows are one statement (``stock_sql``).
     """
-    assert connection.in_atomic_block, "apply_stock_deltas must run inside a transaction"
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_stock_deltas must run inside the transaction that holds the parts' locks.")
     deltas = {part_id: delta for part_id, delta in deltas.items() if delta}
     if not deltas:
         return []
-    if locked is None:
-        parts, new_ids = lock_parts_allocating_ids(deltas, (StockMovement, len(deltas)))
-        movement_ids = new_ids[0] if new_ids else []  # no part found: prepare_stock_deltas says which
-    else:
-        parts = dict(locked)
-        (movement_ids,) = allocate_ids((StockMovement, len(deltas)))
-    change = prepare_stock_deltas(
-        deltas, reason=reason, locked=parts, movement_ids=movement_ids, order=order, note=note
-    )
+    parts = lock_parts(deltas) if locked is None else locked
+    change = prepare_stock_change(deltas, reason=reason, locked=parts, order_id=order_id, note=note)
     change.write()
     return change.movements
 
@@ -463,8 +377,7 @@ __all__ = [
     "delete_spare_part",
     "get_part_by_sku",
     "lock_parts",
-    "lock_parts_allocating_ids",
-    "prepare_stock_deltas",
+    "prepare_stock_change",
     "update_category",
     "update_spare_part",
 ]

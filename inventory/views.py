@@ -5,7 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inventory import selectors, services
+from inventory import services
 from inventory.filters import SparePartFilter
 from inventory.models import Category, SparePart
 from inventory.serializers import (
@@ -83,18 +83,6 @@ class SparePartViewSet(
 
     def get_object(self):
         return services.get_part_by_sku(self.kwargs["sku"])
-
-    def list(self, request):
-        # The hottest read of the API: PostgreSQL builds its JSON, from SQL compiled once per
-        # set of filter, search and ordering parameters (see selectors.part_page).
-        key = self.paginator.rows_key(request)
-
-        def fetch_page(limit, offset):
-            return selectors.part_page(
-                lambda: self.filter_queryset(self.get_queryset()), limit=limit, offset=offset, key=key
-            )
-
-        return self.get_paginated_response(self.paginator.paginate_counted(request, fetch_page))
 
     @extend_schema(
         summary="Create a spare part",

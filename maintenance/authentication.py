@@ -45,17 +45,6 @@ def forget_tokens(*, key: str | None = None, user_id=None) -> None:
 
 
 class CachedTokenAuthentication(TokenAuthentication):
-    cache_attr = "_cached_token_auth"
-
-    def authenticate(self, request):
-        django_request = getattr(request, "_request", request)
-        cached = getattr(django_request, self.cache_attr, None)
-        if cached is not None:
-            return cached or None
-        result = super().authenticate(request)
-        setattr(django_request, self.cache_attr, result or ())
-        return result
-
     def authenticate_credentials(self, key):
         ttl = settings.API_TOKEN_CACHE_SECONDS
         if ttl <= 0:

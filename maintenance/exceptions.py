@@ -24,7 +24,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from maintenance.errors import BusinessError
-from maintenance.timing import current_request_id
+from maintenance.timing import RequestTimeout, current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,15 @@ def business_error_body(exc: BusinessError) -> dict:
     return body
 
 
+def request_timeout_body(exc: RequestTimeout) -> dict:
+    return _with_request_id(
+        {"detail": f"The request took longer than {exc} s and was stopped; retry later.", "code": "timeout"}
+    )
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestTimeout):
+        return Response(request_timeout_body(exc), status=status.HTTP_504_GATEWAY_TIMEOUT)
     if isinstance(exc, BusinessError):
         return Response(_with_request_id(business_error_body(exc)), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
@@ -122,6 +130,10 @@ def handler500(request):
     # A database that failed outside a DRF view (in a middleware, say) is a 503,
     # like inside one, not a 500.
     exc = sys.exc_info()[1]
+    if isinstance(exc, RequestTimeout):
+        if request.path.startswith("/api/"):
+            return JsonResponse(request_timeout_body(exc), status=504)
+        return HttpResponse("The request took too long and was stopped.\n", status=504, content_type="text/plain")
     if isinstance(exc, OperationalError | InterfaceError):
         if request.path.startswith(("/api/", "/health/")):
             response = JsonResponse(_with_request_id(database_error_body(exc)), status=503)

@@ -84,8 +84,6 @@ TEMPLATES = [
 
 # --- database --------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL")}
-# Django's PostgreSQL backend with a health check that costs no round trip (maintenance/postgres).
-DATABASES["default"]["ENGINE"] = "maintenance.postgres"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A connection dropped by a database restart is noticed before use, not by a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -196,7 +194,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": [
-        "maintenance.renderers.JSONRenderer",
+        "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "maintenance.pagination.LimitOffsetPagination",

@@ -23,6 +23,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
+
+class RequestTimeout(Exception):
+    """The request outlived gunicorn's ``timeout``: raised into it by ``worker_abort`` (gunicorn.conf.py).
+
+    The request's transaction rolls back as the exception unwinds it, the API answers a
+    JSON 504 (``maintenance.exceptions``), and gunicorn then replaces the worker.
+    """
+
+
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 

@@ -228,7 +228,7 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
             items=lines,
             created_by=request.user,
             **{name: data.get(name, "") for name in CLIENT_FIELDS},
-        )
+        ).order
         if new_items is not None:
             new_items.new_objects = list(order.items.all())
         return order

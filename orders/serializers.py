@@ -1,22 +1,20 @@
 """API representations of service orders."""
 
 from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from inventory.serializers import MONEY, SparePartSerializer, format_timestamp, part_representation
-from maintenance.serializers import ClonedFieldsMixin
+from inventory.serializers import MONEY, SparePartSerializer, format_timestamp
 from media_uploads.serializers import ServiceOrderImageSerializer
 from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
 
 
-class OrderLineInputSerializer(ClonedFieldsMixin, serializers.Serializer):
+class OrderLineInputSerializer(serializers.Serializer):
     spare_part_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     quantity = serializers.IntegerField(min_value=1, max_value=settings.MAX_LINE_QUANTITY)
 
 
-class ClientFieldsSerializer(ClonedFieldsMixin, serializers.Serializer):
+class ClientFieldsSerializer(serializers.Serializer):
     client_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     client_phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
     client_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
@@ -66,12 +64,35 @@ class ServiceOrderItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, item):
-        return item_representation(item)
+        # Tuned as SparePartSerializer's is; a test holds it to DRF's generic path.
+        return {
+            "id": item.pk,
+            "spare_part_id": item.spare_part_id,
+            "quantity": item.quantity,
+            "unit_price": MONEY.to_representation(item.unit_price),
+            "line_total": MONEY.to_representation(item.line_total),
+            "spare_part": _PART.to_representation(item.spare_part),
+            "date_created": format_timestamp(item.date_created),
+        }
+
+
+# The nested representations, through the serializers' own (tuned) to_representation: one
+# instance each, whose fields are never built (DRF would build them for every order answered).
+_PART = SparePartSerializer()
+_ITEM = ServiceOrderItemSerializer()
 
 
 class ServiceOrderSerializer(serializers.ModelSerializer):
-    items = ServiceOrderItemSerializer(many=True, read_only=True)
-    images = ServiceOrderImageSerializer(many=True, read_only=True)
+    """An order as the API shows it, with its lines (each with its part) and its images.
+
+    Reads the lines and images from the attributes ``orders.selectors`` fills
+    (``Prefetch(..., to_attr=...)``), so a page of orders costs a constant number
+    of queries. ``to_representation`` is tuned like SparePartSerializer's; a test
+    holds it to DRF's generic path.
+    """
+
+    items = ServiceOrderItemSerializer(many=True, read_only=True, source="item_list")
+    images = ServiceOrderImageSerializer(many=True, read_only=True, source="image_list")
     created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True, default=None)
     allowed_next_statuses = serializers.ListField(child=serializers.CharField(), read_only=True)
     # Blank when the client gave none: allow_blank makes the schema say so (`format: email` alone refuses "").
@@ -98,10 +119,7 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, order):
-        # Every order answer goes through here: built directly (see
-        # part_representation); a test checks it against the generic path.
-        images = order.images.all()
-        tz = timezone.get_current_timezone()
+        images = order.image_list
         return {
             "id": order.pk,
             "request_id": order.request_id,
@@ -113,20 +131,8 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
             "client_email": order.client_email,
             "description": order.description,
             "created_by": order.created_by.username if order.created_by_id else None,
-            "items": [item_representation(item, tz) for item in order.items.all()],
+            "items": [_ITEM.to_representation(item) for item in order.item_list],
             "images": ServiceOrderImageSerializer(images, many=True).data if images else [],
-            "date_created": format_timestamp(order.date_created, tz),
-            "date_updated": format_timestamp(order.date_updated, tz),
+            "date_created": format_timestamp(order.date_created),
+            "date_updated": format_timestamp(order.date_updated),
         }
-
-
-def item_representation(item: ServiceOrderItem, tz=None) -> dict:
-    return {
-        "id": item.pk,
-        "spare_part_id": item.spare_part_id,
-        "quantity": item.quantity,
-        "unit_price": MONEY.to_representation(item.unit_price),
-        "line_total": MONEY.to_representation(item.line_total),
-        "spare_part": part_representation(item.spare_part, tz),
-        "date_created": format_timestamp(item.date_created, tz),
-    }

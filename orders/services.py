@@ -2,8 +2,9 @@
 
 Placing an order locks the parts' rows in id order, checks stock on the total
 requested per part, and writes the order, its lines, the stock decrements (one
-guarded ``UPDATE``), the ledger movements and the audit rows as one statement,
-in one transaction. The number of queries does not grow with the lines.
+guarded ``UPDATE``), the ledger movements and the audit rows as one statement
+(``inventory.stock_sql``, the stock hot path), in one transaction. The number of
+queries does not grow with the lines.
 """
 
 from __future__ import annotations
@@ -17,19 +18,38 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from inventory import services as inventory
-from inventory.models import StockMovement
-from maintenance.audit import services as audit
+from inventory import stock_sql
+from inventory.models import SparePart, StockMovement
 from maintenance.audit.context import current_actor
+from maintenance.audit.signals import audit_rows, rows_created
 from maintenance.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
 CLIENT_FIELDS = ("client_name", "client_phone", "client_email", "description")
 
 
+# The unique constraint that makes a request_id place one order per user.
+REQUEST_ID_CONSTRAINT = "orders_serviceorder_request_id_unique"
+
+
 @dataclass(frozen=True)
 class OrderLine:
     spare_part_id: int
     quantity: int
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What :func:`place_order` did: the order, and whether an earlier request had placed it.
+
+    A new order comes with its lines and their locked parts (categories loaded), as written:
+    the API answers from them without reading the order back.
+    """
+
+    order: ServiceOrder
+    replayed: bool = False
+    lines: list[ServiceOrderItem] | None = None
+    parts: dict[int, SparePart] | None = None
 
 
 def _clean_lines(lines: Sequence) -> list[OrderLine]:
@@ -86,7 +106,7 @@ def place_order(
     client_email: str = "",
     description: str = "",
     created_by=None,
-) -> ServiceOrder:
+) -> PlacedOrder:
     """Create an order and take its parts from stock, all or nothing."""
     request_id = str(request_id or "").strip()
     if not request_id:
@@ -96,15 +116,13 @@ def place_order(
     created_by = created_by if created_by is not None else current_actor()
     try:
         with transaction.atomic():
-            # The new rows' ids come with the locked parts, so the order, its lines, the
-            # stock, the ledger and the audit rows can all be written by one statement.
-            parts, new_ids = inventory.lock_parts_allocating_ids(
-                requested, (ServiceOrder, 1), (ServiceOrderItem, len(lines)), (StockMovement, len(requested))
-            )
+            # The new rows' ids come with the locked parts, so the audit rows can name them
+            # and everything is written by one statement.
+            parts, order_ids, line_ids = stock_sql.lock_parts(requested, new_orders=1, new_lines=len(lines))
             missing = sorted(set(requested) - set(parts))
             if missing:
                 raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
-            (order_id,), item_ids, movement_ids = new_ids
+            (order_id,) = order_ids
             total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
             _check_total(total)
             order = ServiceOrder(
@@ -118,46 +136,43 @@ def place_order(
                 created_by=created_by,
             )
             # Raises InsufficientStock before anything is written.
-            stock = inventory.prepare_stock_deltas(
+            stock = inventory.prepare_stock_change(
                 {part_id: -quantity for part_id, quantity in requested.items()},
                 reason=StockMovement.Reason.ORDER,
                 locked=parts,
-                movement_ids=movement_ids,
-                order=order,
+                order_id=order_id,
             )
-            order_items = [
+            order_lines = [
                 ServiceOrderItem(
-                    id=item_id,
+                    id=line_id,
                     order=order,
-                    spare_part_id=line.spare_part_id,
+                    spare_part=parts[line.spare_part_id],
                     quantity=line.quantity,
                     unit_price=parts[line.spare_part_id].price,
                 )
-                for line, item_id in zip(lines, item_ids, strict=True)
+                for line, line_id in zip(lines, line_ids, strict=True)
             ]
-            # One statement for all of it (the order's dates are filled in first, by pre_save).
             stock.write(
-                rows=[[order], order_items],
-                audit_entries=[
-                    audit.created_entry(order),
-                    *stock.audit_entries,
-                    *(audit.created_entry(item) for item in order_items),
+                order=order,
+                lines=order_lines,
+                audit_rows=[
+                    *audit_rows(rows_created, ServiceOrder, instances=[order]),
+                    *stock.audit_rows,
+                    *audit_rows(rows_created, ServiceOrderItem, instances=order_lines),
                 ],
             )
-            order.items_placed = order_items
-            order.parts_placed = parts
     except IntegrityError as exc:
-        if "request_id" not in str(exc):
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != REQUEST_ID_CONSTRAINT:
             raise
         return _placed_before(created_by, request_id, lines, exc)
     except (InsufficientStock, NotFound) as exc:
         # A retry of an order that was placed (its answer lost, or its idempotency key
         # expired) would find the stock it took gone: it gets its order, not a refusal.
         return _placed_before(created_by, request_id, lines, exc)
-    return order
+    return PlacedOrder(order, lines=order_lines, parts=parts)
 
 
-def _placed_before(created_by, request_id: str, lines: list[OrderLine], exc: Exception) -> ServiceOrder:
+def _placed_before(created_by, request_id: str, lines: list[OrderLine], exc: Exception) -> PlacedOrder:
     """The order this request_id already placed, if it has these lines; else ``exc`` or a conflict."""
     existing = ServiceOrder.objects.filter(created_by=created_by, request_id=request_id).first()
     if existing is None:
@@ -166,8 +181,7 @@ def _placed_before(created_by, request_id: str, lines: list[OrderLine], exc: Exc
         # The same order was placed before but its answer was lost (e.g. a 503
         # after the commit, when the idempotency record was released): the
         # retry gets that order, never a second one.
-        existing.replayed = True
-        return existing
+        return PlacedOrder(existing, replayed=True)
     raise Conflict(
         f"An order with request_id '{request_id}' already exists with other items.",
         field="request_id",
@@ -222,7 +236,7 @@ def add_order_item(order_id: int, *, spare_part_id: int, quantity: int) -> Servi
         _require_open(order)
         parts = inventory.lock_parts([line.spare_part_id])
         inventory.apply_stock_deltas(
-            {line.spare_part_id: -line.quantity}, reason=StockMovement.Reason.ORDER, order=order, locked=parts
+            {line.spare_part_id: -line.quantity}, reason=StockMovement.Reason.ORDER, order_id=order.pk, locked=parts
         )
         _check_total(order.total + line.quantity * parts[line.spare_part_id].price)  # rolls the stock back
         item = ServiceOrderItem.objects.create(
@@ -245,7 +259,7 @@ def remove_order_item(order_id: int, item_id: int) -> None:
         if order.items.count() == 1:
             raise Conflict("An order keeps at least one item; cancel the order instead.", code="last_item")
         inventory.apply_stock_deltas(
-            {item.spare_part_id: item.quantity}, reason=StockMovement.Reason.ORDER_LINE_REMOVED, order=order
+            {item.spare_part_id: item.quantity}, reason=StockMovement.Reason.ORDER_LINE_REMOVED, order_id=order.pk
         )
         item.delete()
         _recompute_total(order)
@@ -306,7 +320,7 @@ def change_status(order_id: int, new_status: str) -> ServiceOrder:
                 "spare_part_id", "quantity"
             ):
                 returned[part_id] += quantity
-            inventory.apply_stock_deltas(returned, reason=StockMovement.Reason.ORDER_CANCELLED, order=order)
+            inventory.apply_stock_deltas(returned, reason=StockMovement.Reason.ORDER_CANCELLED, order_id=order.pk)
         order.status = new_status
         order.save(update_fields=["status", "date_updated"])
     return order

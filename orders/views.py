@@ -63,13 +63,13 @@ class ServiceOrderViewSet(
     def create(self, request):
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        order = services.place_order(**serializer.validated_data, created_by=request.user)
-        if getattr(order, "replayed", False):
-            response = self._respond(order.pk, status.HTTP_201_CREATED)
+        placed = services.place_order(**serializer.validated_data, created_by=request.user)
+        if placed.replayed:
+            response = self._respond(placed.order.pk, status.HTTP_201_CREATED)
             response["Idempotent-Replayed"] = "true"
             return response
         # The new order is answered from memory: no query to read back what was just written.
-        data = ServiceOrderSerializer(selectors.placed_order_details(order)).data
+        data = ServiceOrderSerializer(selectors.placed_order_details(placed)).data
         return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

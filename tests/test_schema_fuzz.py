@@ -92,7 +92,7 @@ def seeded(live_server_url):
             client_email="ana@example.com",
             items=[{"spare_part_id": part.pk, "quantity": 2}, {"spare_part_id": parts[-1].pk, "quantity": 1}],
             created_by=user,
-        )
+        ).order
         for n, part in enumerate(parts[:3])
     ]
     image = media.upload_order_image(placed[0].pk, data=_png(), original_name="pump.png", uploaded_by=user)

@@ -1,13 +1,13 @@
-"""Writing audit rows. Signals call these for ordinary saves; service functions
-call them directly for the writes that bypass signals (``insert_rows``, ``bulk_create``,
-``QuerySet.update`` and ``F()`` stock updates)."""
+"""What an audit row says: the audited values of an object, their difference, the row itself.
+
+Only the receivers in :mod:`maintenance.audit.signals` call these; they decide every audit row.
+"""
 
 from __future__ import annotations
 
 import datetime
 import decimal
 import uuid
-from collections.abc import Iterable
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -15,7 +15,6 @@ from django.db.models.fields.files import FieldFile
 
 from maintenance.audit import context
 from maintenance.audit.models import Auditor
-from maintenance.db import insert_rows
 
 # Never written to the audit trail, whatever the model.
 SECRET_FIELD_MARKERS = ("password", "token", "secret", "key")
@@ -77,26 +76,3 @@ def record(instance: models.Model, action: str, changes: dict) -> Auditor:
     entry = build_entry(instance, action, changes)
     entry.save()
     return entry
-
-
-def build_entries(entries: Iterable[tuple[models.Model, str, dict]]) -> list[Auditor]:
-    """Unsaved audit rows for ``(instance, action, changes)`` entries, for a caller that writes
-    them with its own rows (``maintenance.db.execute_together``)."""
-    return [build_entry(instance, action, changes) for instance, action, changes in entries]
-
-
-def record_many(entries: Iterable[tuple[models.Model, str, dict]]) -> list[Auditor]:
-    """Audit several changes with one INSERT (for bulk paths)."""
-    rows = build_entries(entries)
-    if rows:
-        insert_rows(rows)
-    return rows
-
-
-def created_entry(instance: models.Model) -> tuple[models.Model, str, dict]:
-    """The entry for a newly created object (all its initial values), for :func:`record_many`."""
-    return instance, Auditor.Action.CREATE, diff({}, snapshot(instance))
-
-
-def record_created(instances: Iterable[models.Model]) -> list[Auditor]:
-    return record_many(created_entry(instance) for instance in instances)

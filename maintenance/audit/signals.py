@@ -1,10 +1,23 @@
-"""Signal receivers that audit ordinary saves and deletes of the business models."""
+"""The one audit mechanism: receivers here decide every audit row.
+
+* A single-row ORM save or delete of an audited model reaches them through Django's
+  ``pre_save`` / ``post_save`` / ``post_delete``; the receiver writes its row.
+* A write that bypasses model signals (the stock hot path in ``inventory.stock_sql``,
+  a ``bulk_create``, an ``UPDATE`` of many rows, a foreign key's ``SET_NULL``) sends
+  :data:`rows_created` or :data:`rows_updated` through :func:`audit_rows`; the receivers
+  answer with the unsaved rows and the sender writes them with its own rows, in the
+  same statement or transaction (:func:`write_audit_rows` when it has no statement
+  of its own).
+
+So which changes are audited, and how, is decided in this module alone.
+"""
 
 from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import Signal
 
 from maintenance.audit import services
 from maintenance.audit.models import Auditor
@@ -16,6 +29,26 @@ DEFAULT_AUDITED_MODELS = [
     "orders.ServiceOrderItem",
     "media_uploads.ServiceOrderImage",
 ]
+
+#: Sent for new rows written without ``Model.save()``: ``sender`` is the model, ``instances`` the
+#: new objects (with their ids).
+rows_created = Signal()
+#: Sent for rows changed without ``Model.save()``: ``sender`` is the model, ``changes`` a list of
+#: ``(instance, {attname: [old, new]})``.
+rows_updated = Signal()
+
+
+def audit_rows(signal: Signal, sender, **kwargs) -> list[Auditor]:
+    """Send ``signal`` and gather the unsaved audit rows its receivers answer, for the sender to write."""
+    rows: list[Auditor] = []
+    for _receiver, answer in signal.send(sender=sender, **kwargs):
+        rows.extend(answer or ())
+    return rows
+
+
+def write_audit_rows(signal: Signal, sender, **kwargs) -> list[Auditor]:
+    """:func:`audit_rows`, written with one INSERT: for a bulk path that has no statement of its own."""
+    return Auditor.objects.bulk_create(audit_rows(signal, sender, **kwargs))
 
 
 def _capture_old_values(sender, instance, raw=False, **kwargs):
@@ -47,6 +80,17 @@ def _record_delete(sender, instance, **kwargs):
     services.record(instance, Auditor.Action.DELETE, {name: [value, None] for name, value in last.items()})
 
 
+def _created_rows(sender, instances, **kwargs) -> list[Auditor]:
+    return [
+        services.build_entry(instance, Auditor.Action.CREATE, services.diff({}, services.snapshot(instance)))
+        for instance in instances
+    ]
+
+
+def _updated_rows(sender, changes, **kwargs) -> list[Auditor]:
+    return [services.build_entry(instance, Auditor.Action.UPDATE, diff) for instance, diff in changes if diff]
+
+
 def connect_audited_models() -> None:
     for label in getattr(settings, "AUDITED_MODELS", DEFAULT_AUDITED_MODELS):
         model = apps.get_model(label)
@@ -54,3 +98,5 @@ def connect_audited_models() -> None:
         pre_save.connect(_capture_old_values, sender=model, dispatch_uid=uid)
         post_save.connect(_record_save, sender=model, dispatch_uid=uid)
         post_delete.connect(_record_delete, sender=model, dispatch_uid=uid)
+        rows_created.connect(_created_rows, sender=model, dispatch_uid=uid)
+        rows_updated.connect(_updated_rows, sender=model, dispatch_uid=uid)

@@ -63,7 +63,7 @@ def test_every_stock_change_has_an_audit_row_on_every_path(api):
     inventory.update_spare_part(a, stock=40)
     order = orders.place_order(
         request_id="r", items=[{"spare_part_id": a.pk, "quantity": 2}, {"spare_part_id": b.pk, "quantity": 3}]
-    )
+    ).order
     orders.add_order_item(order.pk, spare_part_id=b.pk, quantity=1)
     item = order.items.filter(spare_part=b).first()
     orders.remove_order_item(order.pk, item.pk)

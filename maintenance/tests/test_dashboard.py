@@ -23,7 +23,7 @@ INDEX = reverse("admin:index")
 
 
 def place(part, request_id, days_ago=0):
-    order = orders.place_order(request_id=request_id, items=[{"spare_part_id": part.pk, "quantity": 1}])
+    order = orders.place_order(request_id=request_id, items=[{"spare_part_id": part.pk, "quantity": 1}]).order
     if days_ago:
         ServiceOrder.objects.filter(pk=order.pk).update(date_created=timezone.now() - datetime.timedelta(days=days_ago))
     return order

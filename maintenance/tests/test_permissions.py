@@ -27,7 +27,7 @@ def world(roles):
     spare = SparePartFactory(sku="Z-STL-M10-50", stock=0)
     order = orders.place_order(
         request_id="w", items=[{"spare_part_id": part.pk, "quantity": 1}, {"spare_part_id": part.pk, "quantity": 1}]
-    )
+    ).order
     return {"category": category, "part": part, "spare": spare, "order": order, "item": order.items.first()}
 
 

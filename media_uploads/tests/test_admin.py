@@ -26,7 +26,7 @@ ADD = reverse("admin:media_uploads_serviceorderimage_add")
 @pytest.fixture
 def order():
     part = SparePartFactory(stock=10)
-    return orders.place_order(request_id="photos", items=[{"spare_part_id": part.pk, "quantity": 1}])
+    return orders.place_order(request_id="photos", items=[{"spare_part_id": part.pk, "quantity": 1}]).order
 
 
 def image_bytes(fmt="PNG", size=(40, 30)) -> bytes:

@@ -113,7 +113,7 @@ def order(db):
     )
     order = place_order(
         request_id=uuid.uuid4().hex, items=[{"spare_part_id": part.pk, "quantity": 1}], client_name="Ada"
-    )
+    ).order
     yield order
     for name in stored_names(order.pk):
         default_storage.delete(name)
@@ -128,7 +128,9 @@ def make_order(db):
         part = create_spare_part(
             name="Filter", sku=f"FLT-PAPER-{uuid.uuid4().hex[:6].upper()}-20", price="3.00", stock=50
         )
-        created.append(place_order(request_id=uuid.uuid4().hex, items=[{"spare_part_id": part.pk, "quantity": 1}]))
+        created.append(
+            place_order(request_id=uuid.uuid4().hex, items=[{"spare_part_id": part.pk, "quantity": 1}]).order
+        )
         return created[-1]
 
     yield factory

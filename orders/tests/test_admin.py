@@ -103,7 +103,7 @@ def place(*lines, request_id="r", **fields) -> ServiceOrder:
         request_id=request_id,
         items=[{"spare_part_id": part.pk, "quantity": quantity} for part, quantity in lines],
         **fields,
-    )
+    ).order
 
 
 # --- lists -------------------------------------------------------------------
@@ -432,7 +432,9 @@ def test_editing_lines_locks_the_order_then_every_part_in_id_order_first(staff):
     statements = [query["sql"] for query in queries.captured_queries]
     locks = [i for i, sql in enumerate(statements) if "FOR UPDATE" in sql]
     first_write = next(
-        i for i, sql in enumerate(statements) if sql.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH"))
+        i
+        for i, sql in enumerate(statements)
+        if sql.lstrip().upper().startswith("UPDATE") or "INSERT INTO" in sql.upper()
     )
     order_lock, parts_lock = locks[0], locks[1]
     assert order_lock < parts_lock < first_write

@@ -85,7 +85,7 @@ def test_statement_timeout_answers_503(stack, services, api):
         server.stop()
 
 
-def test_gunicorn_timeout_answers_504(stack, services, api):
+def test_gunicorn_timeout_answers_504_and_replaces_the_worker(stack, services, api):
     server = Gunicorn(stack, timeout=GUNICORN_TIMEOUT, DATABASE_STATEMENT_TIMEOUT_MS=0).start()
     try:
         client = Client(server.url, services.token)
@@ -110,13 +110,13 @@ def test_gunicorn_timeout_answers_504(stack, services, api):
             replaced = server.wait_for_workers(2, exclude={stuck_worker})
             assert stuck_worker not in replaced and len(set(replaced) - workers) == 1, "the worker was not replaced"
 
-        # A client that never finishes its request holds a worker only until the timeout.
+        # A client that never finishes its request holds a worker only until the timeout, which closes it.
         with socket.create_connection(("127.0.0.1", server.port), timeout=GUNICORN_TIMEOUT + 10) as slow:
             slow.sendall(b"POST /api/v1/orders/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             started = time.monotonic()
             answer = slow.recv(4096)
             slow_client_s = time.monotonic() - started
-        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert answer == b"", answer[:200]  # closed by the timeout, not left hanging
         assert slow_client_s < GUNICORN_TIMEOUT + 5
 
         # The aborted request wrote nothing; its retry places the order once.
@@ -129,7 +129,7 @@ def test_gunicorn_timeout_answers_504(stack, services, api):
         report(
             "stuck query past gunicorn timeout (3 s, no statement timeout)",
             requests=4,
-            statuses=[response.status_code, 200, int(answer[9:12]), retry.status_code],
+            statuses=[response.status_code, 200, "closed", retry.status_code],
             stuck_request_s=round(stuck_s, 2),
             slow_client_cut_s=round(slow_client_s, 2),
             orders="one after retry",

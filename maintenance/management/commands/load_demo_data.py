@@ -128,7 +128,7 @@ class Command(BaseCommand):
                 description=description,
                 items=[{"spare_part_id": ids[sku], "quantity": quantity} for sku, quantity in lines],
                 created_by=None,
-            )
+            ).order
             for status in path:
                 orders.change_status(order.pk, status)
             created_orders += 1

@@ -1,4 +1,4 @@
-"""The health check that skips its round trip unless the server has said something."""
+"""CONN_HEALTH_CHECKS: a connection the server dropped is replaced before the next request uses it."""
 
 import time
 
@@ -18,14 +18,6 @@ def own_connection():
     wrapper.close()
 
 
-def test_an_idle_healthy_connection_is_usable_without_a_query(own_connection, monkeypatch):
-    def no_query(*args, **kwargs):
-        raise AssertionError("the health check sent a query")
-
-    monkeypatch.setattr(own_connection.connection, "cursor", no_query)
-    assert own_connection.is_usable()
-
-
 def test_a_connection_the_server_ended_is_replaced_before_use(own_connection):
     pid = own_connection.connection.info.backend_pid
     with psycopg.connect(**own_connection.get_connection_params(), autocommit=True) as other:
@@ -40,18 +32,3 @@ def test_a_connection_the_server_ended_is_replaced_before_use(own_connection):
     with own_connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
-
-
-def test_inside_a_transaction_it_asks_the_server(own_connection, monkeypatch):
-    sent = []
-    real_cursor = own_connection.connection.cursor
-
-    def counting_cursor(*args, **kwargs):
-        sent.append(True)
-        return real_cursor(*args, **kwargs)
-
-    own_connection.connection.execute("BEGIN")
-    monkeypatch.setattr(own_connection.connection, "cursor", counting_cursor)
-    assert own_connection.is_usable()
-    assert sent
-    own_connection.connection.execute("ROLLBACK")
