@@ -53,11 +53,15 @@ class CategorySummarySerializer(serializers.ModelSerializer):
 MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
-def format_timestamp(value: datetime.datetime | None) -> str | None:
-    """What DRF's ``DateTimeField`` writes (ISO 8601 in the current time zone, ``Z`` for UTC)."""
+def format_timestamp(value: datetime.datetime | None, tz: datetime.tzinfo | None = None) -> str | None:
+    """What DRF's ``DateTimeField`` writes (ISO 8601 in the current time zone, ``Z`` for UTC).
+
+    DRF looks the current time zone up for every value (a context-local read); a
+    representation with several timestamps passes ``tz`` once.
+    """
     if value is None:
         return None
-    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    text = value.astimezone(tz or timezone.get_current_timezone()).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -93,6 +97,7 @@ class SparePartSerializer(serializers.ModelSerializer):
 
     def to_representation(self, part):
         category = part.category if part.category_id is not None else None
+        tz = timezone.get_current_timezone()
         return {
             "id": part.pk,
             "name": part.name,
@@ -105,8 +110,8 @@ class SparePartSerializer(serializers.ModelSerializer):
             "category": None
             if category is None
             else {"id": category.pk, "name": category.name, "description": category.description},
-            "date_created": format_timestamp(part.date_created),
-            "date_updated": format_timestamp(part.date_updated),
+            "date_created": format_timestamp(part.date_created, tz),
+            "date_updated": format_timestamp(part.date_updated, tz),
         }
 
 

@@ -68,7 +68,8 @@ class SparePartViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    queryset = SparePart.objects.select_related("category")
+    # The category's own dates are not shown: left unread, as the page's rows are parsed one by one.
+    queryset = SparePart.objects.select_related("category").defer("category__date_created", "category__date_updated")
     serializer_class = SparePartSerializer
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"

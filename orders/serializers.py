@@ -1,6 +1,7 @@
 """API representations of service orders."""
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
@@ -120,6 +121,7 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
 
     def to_representation(self, order):
         images = order.image_list
+        tz = timezone.get_current_timezone()
         return {
             "id": order.pk,
             "request_id": order.request_id,
@@ -133,6 +135,6 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
             "created_by": order.created_by.username if order.created_by_id else None,
             "items": [_ITEM.to_representation(item) for item in order.item_list],
             "images": ServiceOrderImageSerializer(images, many=True).data if images else [],
-            "date_created": format_timestamp(order.date_created),
-            "date_updated": format_timestamp(order.date_updated),
+            "date_created": format_timestamp(order.date_created, tz),
+            "date_updated": format_timestamp(order.date_updated, tz),
         }
