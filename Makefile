@@ -12,11 +12,12 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: run test browser-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-inprocess clean-state help
+.PHONY: run test test-fast browser-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-inprocess clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
 	@echo "make test           the whole test suite against real services, plus ruff"
+	@echo "make test-fast      everything but the live-server tiers (browser, resilience, schema fuzz): < 1 min"
 	@echo "make lint           ruff check + format check"
 	@echo "make format         ruff format + autofix"
 	@echo "make migrate        apply migrations"
@@ -53,6 +54,11 @@ test: $(STAMP) browser-deps
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest $(PYTEST_ARGS)'
 	$(MAKE) --no-print-directory lint
+
+# The edit-test loop: the same real PostgreSQL and S3, without the tests that start servers
+# (pytest marker "live": browser, resilience faults, schema fuzzing, the gunicorn concurrency runs).
+test-fast: $(STAMP)
+	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- $(PY) -m pytest -q -m "not live" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -85,6 +85,14 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):
+    """Users made in-process hash their passwords with a fast hasher (Django's advice for tests): PBKDF2's
+    iterations were a third of the suite's time. Live tests keep the real one: their servers verify the hash."""
+    if request.node.get_closest_marker("live") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _forget_remembered_tokens():
     """Each test starts with no API token remembered by this process (maintenance.authentication)."""
     from maintenance.authentication import forget_tokens

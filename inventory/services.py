@@ -9,6 +9,7 @@ and the audit rows, all in the caller's transaction. So
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -260,7 +261,7 @@ class StockChange:
     parts: Mapping[int, SparePart]
     movements: list[StockMovement]
     audit_rows: list[Auditor]
-    changed_at: object  # the datetime every row of the change carries
+    changed_at: datetime.datetime  # every row of the change carries it
 
     def write(self, *, audit_rows: list[Auditor] | None = None, order=None, lines=()) -> None:
         """Write the change (with a new ``order`` and its ``lines``, and the caller's ``audit_rows``
