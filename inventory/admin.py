@@ -61,7 +61,9 @@ class CategoryAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         data = form.cleaned_data
         try:
             if change:
-                category = services.update_category(obj, name=data["name"], description=data["description"])
+                # Only what this form edited: a field left alone keeps what others saved meanwhile.
+                edited = {name: data[name] for name in ("name", "description") if name in form.changed_data}
+                category = services.update_category(obj, **edited) if edited else obj
             else:
                 category = services.create_category(name=data["name"], description=data["description"])
         except BusinessError as error:
@@ -119,12 +121,16 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
         data = form.cleaned_data
         try:
             if change:
+                # Only what this form edited: a field left alone keeps what others saved meanwhile.
                 fields = {
-                    name: data[name] for name in ("name", "sku", "category", "price", "min_stock") if name in data
+                    name: data[name]
+                    for name in ("name", "sku", "category", "price", "min_stock")
+                    if name in form.changed_data
                 }
                 if form.stock_edited:
                     fields["stock"] = data["stock"]
-                part = services.update_spare_part(obj, note=data.get("stock_note") or "Changed in the admin", **fields)
+                note = data.get("stock_note") or "Changed in the admin"
+                part = services.update_spare_part(obj, note=note, **fields) if fields else obj
             else:
                 part = services.create_spare_part(
                     name=data["name"],

@@ -3,16 +3,20 @@
 from django import forms
 
 from inventory.models import MAX_STOCK, Category, SparePart
+from maintenance.admin_mixins import StaleEditFormMixin
 
 
-class CategoryAdminForm(forms.ModelForm):
+class CategoryAdminForm(StaleEditFormMixin, forms.ModelForm):
     class Meta:
         model = Category
         fields = ["name", "description"]
 
 
-class SparePartAdminForm(forms.ModelForm):
+class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
     """The part's fields, plus a note that goes on the ledger movement when the stock changes."""
+
+    # The stock has its own guard (stock_seen below): orders move it all the time.
+    stale_edit_exclude = ("stock", "stock_note")
 
     stock = forms.IntegerField(
         min_value=0,

@@ -25,6 +25,7 @@ from inventory.validators import normalize_sku, sku_error
 from maintenance.audit.context import current_actor
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import audit_rows, rows_updated, write_audit_rows
+from maintenance.concurrency import check_version
 from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
 
 Reason = StockMovement.Reason
@@ -64,13 +65,21 @@ def _require_fields(fields: Mapping) -> None:
         raise InvalidInput("No fields to update.", code="no_fields")
 
 
-def update_category(category: Category, **fields) -> Category:
+def update_category(category: Category, *, expected_version=None, **fields) -> Category:
+    """Change a category's fields; ``expected_version`` (its ``date_updated`` as the client read it) refuses
+    a change based on an old read."""
     _require_fields(fields)
-    if "name" in fields:
-        category.name = _check_category_name(fields["name"], exclude_pk=category.pk)
-    if "description" in fields:
-        category.description = fields["description"] or ""
-    return _save_category(category)
+    with transaction.atomic():
+        # Locked: the audit's old values and the version check see the row as it is.
+        category = Category.objects.select_for_update().filter(pk=category.pk).first()
+        if category is None:
+            raise NotFound("Category not found.")
+        check_version(category, expected_version)
+        if "name" in fields:
+            category.name = _check_category_name(fields["name"], exclude_pk=category.pk)
+        if "description" in fields:
+            category.description = fields["description"] or ""
+        return _save_category(category)
 
 
 def delete_category(category: Category) -> None:
@@ -174,14 +183,19 @@ def _hold_category(category: Category | None) -> Category | None:
     return held
 
 
-def update_spare_part(part: SparePart, *, note: str = "", **fields) -> SparePart:
-    """Change a part's fields. A new ``stock`` is recorded as an ``adjustment`` movement."""
+def update_spare_part(part: SparePart, *, note: str = "", expected_version=None, **fields) -> SparePart:
+    """Change a part's fields. A new ``stock`` is recorded as an ``adjustment`` movement.
+
+    ``expected_version`` (the part's ``date_updated`` as the client read it) refuses a change
+    based on an old read (:func:`check_version`).
+    """
     _require_fields(fields)
     unknown = set(fields) - set(UPDATABLE_PART_FIELDS) - {"stock"}
     if unknown:
         raise InvalidInput(f"Unknown fields: {sorted(unknown)}.")
     with transaction.atomic():
         locked = SparePart.objects.select_for_update().get(pk=part.pk)
+        check_version(locked, expected_version)
         if "sku" in fields:
             sku = clean_sku(fields["sku"])
             if sku != locked.sku and SparePart.objects.filter(sku=sku).exists():

@@ -17,6 +17,7 @@ from inventory.serializers import (
     StockMovementPageSerializer,
     StockMovementSerializer,
 )
+from maintenance.concurrency import VersionedViewMixin
 from maintenance.schema import error_response
 
 # The errors every operation shares (401, 403, 404, 400 for bodies, the
@@ -37,7 +38,7 @@ PAGE_PARAMETERS = [
     partial_update=extend_schema(summary="Update a category"),
     destroy=extend_schema(summary="Delete a category (its parts keep existing, uncategorised)"),
 )
-class CategoryViewSet(viewsets.ModelViewSet):
+class CategoryViewSet(VersionedViewMixin, viewsets.ModelViewSet):
     queryset = Category.objects.all()
     serializer_class = CategorySerializer
     search_fields = ["name"]
@@ -48,7 +49,9 @@ class CategoryViewSet(viewsets.ModelViewSet):
         serializer.instance = services.create_category(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.update_category(serializer.instance, **serializer.validated_data)
+        serializer.instance = services.update_category(
+            serializer.instance, expected_version=self.expected_version(), **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         services.delete_category(instance)
@@ -63,6 +66,7 @@ class CategoryViewSet(viewsets.ModelViewSet):
     ),
 )
 class SparePartViewSet(
+    VersionedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -114,7 +118,7 @@ class SparePartViewSet(
         note = data.pop("note", "")
         if "category_id" in data:
             data["category"] = data.pop("category_id")
-        part = services.update_spare_part(part, note=note, **data)
+        part = services.update_spare_part(part, note=note, expected_version=self.expected_version(), **data)
         part = SparePart.objects.select_related("category").get(pk=part.pk)
         return Response(SparePartSerializer(part).data)
 

@@ -82,6 +82,64 @@ class ServiceFormAdminMixin:
                 self.message_user(request, error.message, messages.ERROR)
 
 
+class StaleEditFormMixin:
+    """An edit form opened earlier never undoes someone else's save.
+
+    Every field of an existing object also posts the value the form showed (Django's
+    ``show_hidden_initial``), so ``changed_data`` is what this user edited, not what differs
+    from the database now. The admin passes the services only those fields, so a field left
+    alone keeps whatever another user saved meanwhile; a field edited here that someone else
+    changed meanwhile is refused, naming its current value (and the form then shows that
+    value as the new starting point, so saving again is a decision, not an accident).
+    Fields in ``stale_edit_exclude`` have rules of their own (a part's stock).
+    """
+
+    stale_edit_exclude: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            for name, field in self.fields.items():
+                if name not in self.stale_edit_exclude and not field.widget.is_hidden:
+                    field.show_hidden_initial = True
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.instance.pk is None or not self.is_bound:
+            return cleaned_data
+        refreshed = None
+        for name in self.changed_data:
+            field = self.fields[name]
+            if not field.show_hidden_initial or self.add_initial_prefix(name) not in self.data:
+                continue  # a post that does not say what it was opened with is taken as it is
+            seen = field.hidden_widget().value_from_datadict(self.data, self.files, self.add_initial_prefix(name))
+            current = self.initial.get(name)  # the object as read when this POST arrived
+            if not field.has_changed(current, seen):
+                continue
+            shown = self._display(name, current)
+            self.add_error(
+                name,
+                f"Someone else changed this while you were editing: it is now {shown}. "
+                "Check it and save again to keep your value.",
+            )
+            refreshed = refreshed or self.data.copy()
+            refreshed[self.add_initial_prefix(name)] = field.prepare_value(current) if current is not None else ""
+        if refreshed is not None:
+            self.data = refreshed
+        return cleaned_data
+
+    def _display(self, name: str, value) -> str:
+        field = self.fields[name]
+        if value in (None, ""):
+            return "empty"
+        if hasattr(field, "queryset"):  # a choice of objects: show the object, not its id
+            chosen = field.queryset.filter(pk=value).first()
+            return f"“{chosen}”" if chosen is not None else "deleted"
+        if getattr(field, "choices", None):
+            return f"“{dict(field.choices).get(value, value)}”"
+        return f"“{value}”"
+
+
 def sync_instance(target, source) -> None:
     """Copy the saved state of ``source`` onto ``target`` (the admin's form instance)."""
     for field in source._meta.concrete_fields:

@@ -36,6 +36,13 @@ class Conflict(BusinessError):
     default_code = "conflict"
 
 
+class PreconditionFailed(BusinessError):
+    """The object changed since the version the client named (``If-Match``): nothing was written."""
+
+    status_code = 412
+    default_code = "stale_version"
+
+
 class InsufficientStock(Conflict):
     default_code = "insufficient_stock"
 

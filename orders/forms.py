@@ -6,11 +6,14 @@ from django import forms
 from django.conf import settings
 from django.forms.models import BaseInlineFormSet
 
+from maintenance.admin_mixins import StaleEditFormMixin
 from media_uploads.forms import validated_image_bytes
 from orders.models import ALLOWED_TRANSITIONS, ServiceOrder, ServiceOrderItem
 
 
-class ServiceOrderAdminForm(forms.ModelForm):
+class ServiceOrderAdminForm(StaleEditFormMixin, forms.ModelForm):
+    stale_edit_exclude = ("new_image",)
+
     new_image = forms.FileField(
         label="Add a photo",
         required=False,

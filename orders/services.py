@@ -22,6 +22,7 @@ from inventory import stock_sql
 from inventory.models import SparePart, StockMovement
 from maintenance.audit.context import current_actor
 from maintenance.audit.signals import audit_rows, rows_created
+from maintenance.concurrency import check_version
 from maintenance.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
@@ -282,13 +283,14 @@ def delete_order(order_id: int) -> None:
         order.delete()
 
 
-def update_order_details(order_id: int, **fields) -> ServiceOrder:
-    """Edit the client fields of an order that is not final."""
+def update_order_details(order_id: int, *, expected_version=None, **fields) -> ServiceOrder:
+    """Edit the client fields of an order that is not final (``expected_version``: see ``check_version``)."""
     unknown = set(fields) - set(CLIENT_FIELDS)
     if unknown:
         raise InvalidInput(f"These fields cannot be changed: {sorted(unknown)}.")
     with transaction.atomic():
         order = _lock_order(order_id)
+        check_version(order, expected_version)
         if fields:
             _require_open(order, "its client details")
             for name, value in fields.items():
@@ -326,12 +328,12 @@ def change_status(order_id: int, new_status: str) -> ServiceOrder:
     return order
 
 
-def update_order(order_id: int, *, status: str | None = None, **client_fields) -> ServiceOrder:
-    """Edit client fields and/or move the status, in one transaction."""
+def update_order(order_id: int, *, status: str | None = None, expected_version=None, **client_fields) -> ServiceOrder:
+    """Edit client fields and/or move the status, in one transaction (``expected_version``: see ``check_version``)."""
     if status is None and not client_fields:
         raise InvalidInput("No fields to update.", code="no_fields")
     with transaction.atomic():
-        order = update_order_details(order_id, **client_fields) if client_fields else None
+        order = update_order_details(order_id, expected_version=expected_version, **client_fields)
         if status is not None:
             order = change_status(order_id, status)
     return order

@@ -5,6 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from maintenance.concurrency import VersionedViewMixin
 from maintenance.schema import error_response
 from orders import selectors, services
 from orders.filters import ServiceOrderFilter
@@ -23,6 +24,7 @@ ORDER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
     retrieve=extend_schema(summary="Get a service order"),
 )
 class ServiceOrderViewSet(
+    VersionedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
@@ -87,7 +89,7 @@ class ServiceOrderViewSet(
     def partial_update(self, request, pk=None):
         serializer = OrderUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.update_order(int(pk), **serializer.validated_data)
+        services.update_order(int(pk), expected_version=self.expected_version(), **serializer.validated_data)
         return self._respond(int(pk))
 
     @extend_schema(

@@ -371,3 +371,62 @@ def test_history_view_shows_old_and_new_values(staff, superuser):
     assert '<span class="audit-old">10.00</span> → <span class="audit-new">12.50</span>' in html
     assert '<span class="audit-old">10</span> → <span class="audit-new">8</span>' in html
     assert superuser.username in html
+
+
+# --- two tabs: an edit opened earlier never undoes another save -----------------------------------
+
+
+def opened_form(client, url) -> dict:
+    """A change page's form as the browser posts it untouched: each field's value and the value it
+    was opened with (the hidden initial inputs)."""
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for bound in form:
+        value = bound.value()
+        data[bound.html_name] = "" if value is None else value
+        if bound.field.show_hidden_initial:
+            data[bound.html_initial_name] = data[bound.html_name]
+    return data
+
+
+def test_a_tab_opened_earlier_does_not_revert_a_price_it_did_not_touch(staff):
+    part = SparePartFactory(stock=10, price=Decimal("8.25"))
+    tab_a, tab_b = opened_form(staff, change_url(part)), opened_form(staff, change_url(part))
+    assert staff.post(change_url(part), {**tab_a, "price": "8.40"}).status_code == 302
+    response = staff.post(change_url(part), {**tab_b, "stock": 12})  # B changes only the stock
+    assert response.status_code == 302, response.content.decode()[:2000]
+    part.refresh_from_db()
+    assert (part.price, part.stock) == (Decimal("8.40"), 12)
+    assert not Auditor.objects.filter(object_id=str(part.pk), changes__price=["8.40", "8.25"]).exists()
+
+
+def test_a_stale_edit_of_the_same_field_is_refused_naming_the_current_value(staff):
+    category, other = CategoryFactory(name="Valves"), CategoryFactory(name="Taps")
+    part = SparePartFactory(price=Decimal("8.25"), category=category, name="Gate valve")
+    tab_a, tab_b = opened_form(staff, change_url(part)), opened_form(staff, change_url(part))
+    assert staff.post(change_url(part), {**tab_a, "price": "8.40", "category": ""}).status_code == 302
+    response = staff.post(change_url(part), {**tab_b, "price": "9.00", "category": other.pk, "name": "Gate"})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "it is now “8.40”" in errors["price"][0]
+    assert "it is now empty" in errors["category"][0]
+    assert "name" not in errors
+    part.refresh_from_db()
+    assert (part.price, part.category_id, part.name) == (Decimal("8.40"), None, "Gate valve")
+    # The page now starts from the current values: saving again is a decision, and it goes through.
+    again = response.context["adminform"].form.data
+    assert staff.post(change_url(part), again).status_code == 302
+    part.refresh_from_db()
+    assert (part.price, part.category_id, part.name) == (Decimal("9.00"), other.pk, "Gate")
+
+
+def test_a_stale_category_rename_is_refused_and_a_description_edit_kept_apart(staff):
+    category = CategoryFactory(name="Valves", description="")
+    url = reverse("admin:inventory_category_change", args=[category.pk])
+    tab_a, tab_b = opened_form(staff, url), opened_form(staff, url)
+    assert staff.post(url, {**tab_a, "name": "Valves & taps"}).status_code == 302
+    assert staff.post(url, {**tab_b, "description": "Brass"}).status_code == 302
+    category.refresh_from_db()
+    assert (category.name, category.description) == ("Valves & taps", "Brass")
+    response = staff.post(url, {**tab_b, "name": "Valve"})
+    assert response.status_code == 200 and "it is now “Valves &amp; taps”" in response.content.decode()

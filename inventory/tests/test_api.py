@@ -629,3 +629,32 @@ def test_audit_actor_filter_takes_whole_ids_only(api, superuser):
     response = api.get(f"/api/v1/audit/?actor={superuser.pk}.5")
     assert response.status_code == 400, response.content
     assert list(response.json()) == ["actor"]
+
+
+def test_a_patch_with_an_old_etag_is_refused_with_412_and_changes_nothing(api):
+    part = SparePartFactory(sku="A-STL-M10-50", price=Decimal("8.25"))
+    read = api.get("/api/v1/items/A-STL-M10-50/")
+    etag = read["ETag"]
+    assert etag == f'"{read.json()["date_updated"]}"'
+    first = api.patch("/api/v1/items/A-STL-M10-50/", {"price": "8.40"}, format="json", HTTP_IF_MATCH=etag)
+    assert first.status_code == 200 and first["ETag"] != etag
+    stale = api.patch("/api/v1/items/A-STL-M10-50/", {"price": "9.00"}, format="json", HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412, stale.content
+    assert stale.json()["code"] == "stale_version"
+    part.refresh_from_db()
+    assert part.price == Decimal("8.40")
+    assert (
+        api.patch("/api/v1/items/A-STL-M10-50/", {"price": "9.00"}, format="json", HTTP_IF_MATCH="*").status_code == 200
+    )
+    bad = api.patch("/api/v1/items/A-STL-M10-50/", {"price": "1"}, format="json", HTTP_IF_MATCH='"yesterday"')
+    assert bad.status_code == 400 and bad.json()["field"] == "If-Match"
+
+
+def test_categories_carry_their_version_too(api):
+    category = CategoryFactory(name="Valves")
+    etag = api.get(f"/api/v1/categories/{category.pk}/")["ETag"]
+    assert api.patch(f"/api/v1/categories/{category.pk}/", {"name": "Taps"}, HTTP_IF_MATCH=etag).status_code == 200
+    stale = api.patch(f"/api/v1/categories/{category.pk}/", {"name": "Pipes"}, HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412
+    category.refresh_from_db()
+    assert category.name == "Taps"

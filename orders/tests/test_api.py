@@ -460,3 +460,15 @@ def test_an_ordering_that_names_the_id_is_kept_as_asked(api):
     listing = next(q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"] and "LIMIT" in q["sql"])
     assert listing.count('"orders_serviceorder"."id"') >= 1
     assert listing.split("ORDER BY")[1].split("LIMIT")[0].strip().endswith('"orders_serviceorder"."total" ASC')
+
+
+def test_an_order_patch_with_an_old_etag_is_refused(api):
+    part = SparePartFactory(stock=5)
+    order = services.place_order(request_id="etag", items=[{"spare_part_id": part.pk, "quantity": 1}]).order
+    etag = api.get(f"/api/v1/orders/{order.pk}/")["ETag"]
+    moved = api.patch(f"/api/v1/orders/{order.pk}/", {"status": "in_progress"}, format="json", HTTP_IF_MATCH=etag)
+    assert moved.status_code == 200
+    stale = api.patch(f"/api/v1/orders/{order.pk}/", {"client_name": "Old"}, format="json", HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412 and stale.json()["code"] == "stale_version"
+    order.refresh_from_db()
+    assert (order.status, order.client_name) == ("in_progress", "")
