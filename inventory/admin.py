@@ -9,15 +9,17 @@ the form with nothing written.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV
 
 from inventory import services
-from inventory.forms import CategoryAdminForm, SparePartAdminForm
+from inventory.forms import CategoryAdminForm, ReceiveStockForm, ReceiveStockLineFormSet, SparePartAdminForm
 from inventory.models import Category, SparePart, StockMovement
 from inventory.resources import SparePartResource
 from maintenance.admin_mixins import ReadOnlyAdminMixin, ServiceFormAdminMixin, ServiceRefused, sync_instance
@@ -81,6 +83,7 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
     import_formats = [CSV]
     export_formats = [CSV]
     change_form_template = "admin/inventory/sparepart/change_form.html"
+    change_list_template = "admin/inventory/sparepart/change_list.html"
     list_display = ("sku", "name", "category", "price_display", "stock_display", "min_stock", "low_stock_badge")
     list_display_links = ("sku", "name")
     list_filter = (LowStockFilter, "category")
@@ -158,6 +161,7 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
     # --- the stock ledger under the form -----------------------------------------
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["can_receive_stock"] = self.has_receive_permission(request)
         if obj is not None and obj.pk is not None:
             movements = list(
                 StockMovement.objects.filter(spare_part=obj).select_related("actor", "order")[: LEDGER_ROWS + 1]
@@ -168,6 +172,59 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
                 reverse("admin:inventory_stockmovement_changelist") + f"?spare_part__id__exact={obj.pk}"
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- receiving and correcting stock ------------------------------------------
+
+    RECEIVING_PERMISSIONS = ("inventory.change_sparepart", "inventory.add_stockmovement")
+
+    def get_urls(self):
+        receive = path("receive/", self.admin_site.admin_view(self.receive_stock_view), name="inventory_receive_stock")
+        return [receive, *super().get_urls()]
+
+    def has_receive_permission(self, request) -> bool:
+        return request.user.has_perms(self.RECEIVING_PERMISSIONS)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_receive_stock": self.has_receive_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def receive_stock_view(self, request):
+        """A delivery or a correction: several parts, each with a quantity and a reason, in one save."""
+        if not self.has_receive_permission(request):
+            raise PermissionDenied
+        initial = [{"sku": request.GET["sku"]}] if request.GET.get("sku") else []
+        if request.method == "POST":
+            form, lines = ReceiveStockForm(request.POST), ReceiveStockLineFormSet(request.POST, prefix="lines")
+            if form.is_valid() and lines.is_valid() and self._receive(request, form, lines):
+                return self._changelist_redirect()
+        else:
+            form, lines = ReceiveStockForm(), ReceiveStockLineFormSet(prefix="lines", initial=initial)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Receive or adjust stock",
+            "form": form,
+            "lines": lines,
+        }
+        return TemplateResponse(request, "admin/inventory/sparepart/receive_stock.html", context)
+
+    def _receive(self, request, form, lines) -> bool:
+        filled = [line for line in lines if line.has_changed() and line.cleaned_data.get("sku")]
+        if not filled:
+            lines.forms[0].add_error("sku", "Give at least one part.")
+            return False
+        try:
+            movements = services.receive_stock(
+                lines=[services.ReceivedLine(**line.cleaned_data) for line in filled],
+                note=form.cleaned_data["note"],
+            )
+        except BusinessError as error:
+            # lines.<n>.<field> names the line: show the message there.
+            _, index, field = (error.field or "lines.0.sku").split(".")
+            filled[int(index)].add_error(field if field in ("sku", "quantity", "reason") else None, error.message)
+            return False
+        self.message_user(request, f"Recorded {len(movements)} stock movement(s) in the ledger.", messages.SUCCESS)
+        return True
 
     # --- import / export ---------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from django import forms
 
 from inventory.models import MAX_STOCK, Category, SparePart
+from inventory.services import RECEIVING_REASONS
 from maintenance.admin_mixins import StaleEditFormMixin
 
 
@@ -25,10 +26,11 @@ class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
         help_text="Units on hand. A change is recorded in the stock ledger as an adjustment.",
     )
     min_stock = forms.IntegerField(
+        label="Reorder level",
         min_value=0,
         max_value=MAX_STOCK,
         initial=0,
-        help_text="Reorder level: at or below it the part is low on stock.",
+        help_text="At or below it the part is low on stock and should be reordered.",
     )
     price = forms.DecimalField(min_value=0, max_digits=10, decimal_places=2)
     stock_note = forms.CharField(
@@ -73,3 +75,25 @@ class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
             self.data = self.data.copy()
             self.data[self.add_prefix("stock_seen")] = str(current)
         return cleaned_data
+
+
+class ReceiveStockLineForm(forms.Form):
+    """One line of a delivery or a correction: a part by its SKU, a quantity and why."""
+
+    sku = forms.CharField(label="SKU", max_length=64, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    quantity = forms.IntegerField(
+        min_value=0, max_value=MAX_STOCK, help_text="Units received, returned or damaged; for a count, units counted."
+    )
+    reason = forms.ChoiceField(choices=[(reason.value, reason.label) for reason in RECEIVING_REASONS])
+
+
+class ReceiveStockForm(forms.Form):
+    note = forms.CharField(
+        label="Note for the stock ledger",
+        max_length=255,
+        required=False,
+        help_text="E.g. the delivery note's number. Saved on every movement.",
+    )
+
+
+ReceiveStockLineFormSet = forms.formset_factory(ReceiveStockLineForm, extra=5, max_num=200, validate_max=True)

@@ -38,7 +38,9 @@ class SparePart(TimestampedModel):
     )
     price = models.DecimalField(max_digits=10, decimal_places=2)
     stock = models.IntegerField(default=0, help_text="Units on hand. Changed only through the stock ledger.")
-    min_stock = models.IntegerField(default=0, help_text="Reorder level: at or below it the part is low on stock.")
+    min_stock = models.IntegerField(
+        "reorder level", default=0, help_text="At or below it the part is low on stock and should be reordered."
+    )
     category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="spare_parts")
 
     class Meta:
@@ -66,7 +68,10 @@ class StockMovement(models.Model):
 
     class Reason(models.TextChoices):
         INITIAL = "initial", "Initial stock"
-        RECEIPT = "receipt", "Receipt"
+        RECEIPT = "receipt", "Received"
+        RETURNED = "returned", "Returned by a client"
+        DAMAGED = "damaged", "Damaged or lost"
+        COUNT = "count", "Counted (stocktake)"
         ADJUSTMENT = "adjustment", "Adjustment"
         ORDER = "order", "Used on an order"
         ORDER_CANCELLED = "order_cancelled", "Returned from a cancelled order"

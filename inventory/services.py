@@ -26,7 +26,7 @@ from maintenance.audit.context import current_actor
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import audit_rows, rows_updated, write_audit_rows
 from maintenance.concurrency import check_version
-from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
+from maintenance.errors import BusinessError, Conflict, InsufficientStock, InvalidInput, NotFound
 
 Reason = StockMovement.Reason
 
@@ -257,6 +257,64 @@ def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT
     with transaction.atomic():
         (movement,) = apply_stock_deltas({part.pk: delta}, reason=reason, note=note)
     return movement
+
+
+# --- receiving and correcting stock ------------------------------------------
+
+#: What a clerk records by hand, with how the quantity moves the stock.
+RECEIVING_REASONS = (Reason.RECEIPT, Reason.RETURNED, Reason.DAMAGED, Reason.COUNT)
+
+
+@dataclass(frozen=True)
+class ReceivedLine:
+    sku: str
+    quantity: int
+    reason: str
+
+
+def receive_stock(*, lines: Iterable[ReceivedLine], note: str = "") -> list[StockMovement]:
+    """Record a delivery or a correction of several parts at once, all or nothing.
+
+    Each line names a part by SKU, a quantity and a reason: ``receipt`` and ``returned``
+    add the quantity, ``damaged`` takes it away, ``count`` sets the stock to the counted
+    quantity (a stocktake). Lines of one part and reason add up. The parts are locked
+    in id order first. Errors name the line (``lines.<n>.<field>``) that caused them.
+    """
+    lines = list(lines)
+    if not lines:
+        raise InvalidInput("Give at least one line.", field="lines", code="no_lines")
+    skus = {normalize_sku(line.sku) for line in lines}
+    ids = dict(SparePart.objects.filter(sku__in=skus).values_list("sku", "pk"))
+    for index, line in enumerate(lines):
+        if line.reason not in RECEIVING_REASONS:
+            raise InvalidInput(f"reason must be one of {list(RECEIVING_REASONS)}.", field=f"lines.{index}.reason")
+        if normalize_sku(line.sku) not in ids:
+            raise NotFound(f"No spare part has the SKU '{line.sku}'.", field=f"lines.{index}.sku")
+        if line.quantity < (0 if line.reason == Reason.COUNT else 1):
+            raise InvalidInput("The quantity must be at least 1.", field=f"lines.{index}.quantity")
+    with transaction.atomic():
+        parts = lock_parts(ids.values())
+        movements = []
+        for reason in RECEIVING_REASONS:
+            deltas: dict[int, int] = {}
+            for line in lines:
+                if line.reason != reason:
+                    continue
+                part = parts[ids[normalize_sku(line.sku)]]
+                if reason == Reason.COUNT:
+                    deltas[part.pk] = line.quantity - part.stock  # the last count of a part wins
+                else:
+                    sign = -1 if reason == Reason.DAMAGED else 1
+                    deltas[part.pk] = deltas.get(part.pk, 0) + sign * line.quantity
+            try:
+                movements += apply_stock_deltas(deltas, reason=reason, note=note, locked=parts)
+            except BusinessError as error:
+                sku = (error.extra or {}).get("sku")
+                index = next((n for n, line in enumerate(lines) if normalize_sku(line.sku) == sku), None)
+                if index is not None:
+                    error.field = f"lines.{index}.quantity"
+                raise
+        return movements
 
 
 # --- the one place stock changes ---------------------------------------------

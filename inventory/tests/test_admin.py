@@ -430,3 +430,70 @@ def test_a_stale_category_rename_is_refused_and_a_description_edit_kept_apart(st
     assert (category.name, category.description) == ("Valves & taps", "Brass")
     response = staff.post(url, {**tab_b, "name": "Valve"})
     assert response.status_code == 200 and "it is now “Valves &amp; taps”" in response.content.decode()
+
+
+# --- receiving a delivery ---------------------------------------------------------------------------
+
+RECEIVE = reverse("admin:inventory_receive_stock")
+
+
+def receive_form(*lines, note=""):
+    data = {
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "200",
+        "note": note,
+    }
+    for index, (sku, quantity, reason) in enumerate(lines):
+        data.update({f"lines-{index}-sku": sku, f"lines-{index}-quantity": quantity, f"lines-{index}-reason": reason})
+    return data
+
+
+def test_receiving_a_delivery_of_three_parts_writes_one_movement_each(staff, superuser):
+    bolt, nut, washer = (SparePartFactory(sku=f"A-STL-M{n}-10", stock=10) for n in (6, 8, 10))
+    page = staff.get(RECEIVE)
+    assert page.status_code == 200 and "Record in the ledger" in page.content.decode()
+    assert RECEIVE in staff.get(CHANGELIST).content.decode()  # the button on the parts list
+    assert f"{RECEIVE}?sku={bolt.sku}" in staff.get(change_url(bolt)).content.decode()  # and on a part's page
+    assert staff.get(f"{RECEIVE}?sku={bolt.sku}").context["lines"].forms[0].initial == {"sku": bolt.sku}
+    response = staff.post(
+        RECEIVE,
+        receive_form(
+            (bolt.sku, 30, "receipt"), (" A-STL-M8-10 ", 2, "damaged"), (washer.sku, 4, "count"), note="Delivery 4711"
+        ),
+    )
+    assert response.status_code == 302, (response.context["lines"].errors, response.context["form"].errors)
+    for part, stock, reason, delta in ((bolt, 40, "receipt", 30), (nut, 8, "damaged", -2), (washer, 4, "count", -6)):
+        part.refresh_from_db()
+        movement = part.movements.first()
+        assert (part.stock, movement.reason, movement.delta, movement.note, movement.actor) == (
+            stock,
+            reason,
+            delta,
+            "Delivery 4711",
+            superuser,
+        )
+    assert_ledger_consistent()
+
+
+def test_a_refused_line_is_shown_on_its_line_and_nothing_is_recorded(staff):
+    bolt, nut = SparePartFactory(sku="A-STL-M6-10", stock=10), SparePartFactory(sku="A-STL-M8-10", stock=1)
+    response = staff.post(RECEIVE, receive_form((bolt.sku, 5, "receipt"), (nut.sku, 3, "damaged")))
+    assert response.status_code == 200
+    lines = response.context["lines"]
+    assert "Insufficient stock" in lines.forms[1].errors["quantity"][0]
+    unknown = staff.post(RECEIVE, receive_form((bolt.sku, 5, "receipt"), ("Z-NOPE-1-1", 1, "receipt")))
+    assert "No spare part has the SKU" in unknown.context["lines"].forms[1].errors["sku"][0]
+    bolt.refresh_from_db(), nut.refresh_from_db()
+    assert (bolt.stock, nut.stock, StockMovement.objects.filter(reason__in=["receipt", "damaged"]).count()) == (
+        10,
+        1,
+        0,
+    )
+
+
+def test_receiving_needs_the_ledger_permission(client):
+    viewer = make_user(groups=(VIEWERS,), is_staff=True)
+    client.force_login(viewer)
+    assert client.get(RECEIVE).status_code == 403
