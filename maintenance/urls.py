@@ -45,7 +45,3 @@ handler400 = "maintenance.exceptions.handler400"
 handler403 = "maintenance.exceptions.handler403"
 handler404 = "maintenance.exceptions.handler404"
 handler500 = "maintenance.exceptions.handler500"
-
-admin.site.site_header = "Maintenance Service back-office"
-admin.site.site_title = "Maintenance Service"
-admin.site.index_title = "Workshop dashboard"

@@ -107,3 +107,21 @@ def test_users_see_only_what_they_may_view(client):
     client.force_login(nobody)
     html = client.get(INDEX).content.decode()
     assert 'id="workshop-dashboard"' not in html
+
+
+def test_the_work_comes_first_and_the_machinery_last_under_system(staff):
+    html = staff.get(reverse("admin:index")).content.decode()
+    positions = [html.index(name) for name in ("Service orders", "Inventory", "Order images", "System")]
+    assert positions == sorted(positions)
+    system = html[html.index(">System<") :]
+    for model in ("Audit trail", "Processed requests", "Users", "Groups"):
+        assert model in system, model
+
+
+def test_the_dashboard_is_on_the_index_only_and_view_site_opens_the_api(staff):
+    index = staff.get(reverse("admin:index")).content.decode()
+    assert 'id="workshop-dashboard"' in index
+    app_index = staff.get(reverse("admin:app_list", kwargs={"app_label": "inventory"})).content.decode()
+    assert 'id="workshop-dashboard"' not in app_index and "Spare parts" in app_index
+    assert 'href="/api/v1/"' in index
+    assert staff.get("/api/v1/").status_code == 200
