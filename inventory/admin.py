@@ -98,6 +98,10 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
         ("Stock", {"fields": ("stock", "min_stock", "stock_note", "stock_seen")}),
     )
 
+    def autocomplete_label(self, part: SparePart) -> str:
+        """How the order form's part picker shows a part (maintenance.admin_site)."""
+        return f"{part.sku} — {part.name} · {part.stock} in stock · {part.price:,.2f}"
+
     # --- list columns ---------------------------------------------------------
 
     @admin.display(description="price", ordering="price")

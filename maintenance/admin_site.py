@@ -10,10 +10,23 @@ only the models their permissions allow.
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.urls import reverse
 
 WORK_APPS = ("orders", "inventory", "media_uploads")
 SYSTEM_APPS = ("auth", "authtoken", "axes", "audit", "idempotency")
+
+
+class LabelledAutocompleteJsonView(AutocompleteJsonView):
+    """Django's autocomplete, with each result labelled by its ModelAdmin's ``autocomplete_label(obj)``
+    when it has one (a part shows its stock and price in the order form's picker)."""
+
+    def serialize_result(self, obj, to_field_name):
+        result = super().serialize_result(obj, to_field_name)
+        label = getattr(self.model_admin, "autocomplete_label", None)
+        if label is not None:
+            result["text"] = label(obj)
+        return result
 
 
 class WorkshopAdminSite(admin.AdminSite):
@@ -22,6 +35,9 @@ class WorkshopAdminSite(admin.AdminSite):
     index_title = "Workshop dashboard"
     # "View site" opens the API, the service's other face (browsable for a staff session).
     site_url = "/api/v1/"
+
+    def autocomplete_view(self, request):
+        return LabelledAutocompleteJsonView.as_view(admin_site=self)(request)
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)

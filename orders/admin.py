@@ -165,8 +165,9 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
+            # The client's name first, where the cursor starts; the optional request id last.
             return [
-                (None, {"fields": ("request_id", *CLIENT_FIELDS)}),
+                (None, {"fields": (*CLIENT_FIELDS, "request_id")}),
                 ("Photo", {"fields": ("new_image",)}),
             ]
         return [

@@ -64,6 +64,35 @@ class ExistingItemsFormSet(BaseInlineFormSet):
 class NewItemsFormSet(BaseInlineFormSet):
     """Lines to add; the service places them (new order) or adds them (open order)."""
 
+    def clean(self):
+        """Refuse, on the line itself, what the stock cannot cover now, before the service is asked.
+
+        The service decides under its row locks; this earlier look puts the message on the
+        line that causes it and, for a new order, spends no order number on a refused save.
+        """
+        super().clean()
+        wanted: dict[int, int] = {}
+        for form in self._filled_forms():
+            part = form.cleaned_data["spare_part"]
+            wanted[part.pk] = wanted.get(part.pk, 0) + form.cleaned_data["quantity"]
+        for form in self._filled_forms():
+            part = form.cleaned_data["spare_part"]
+            if wanted[part.pk] > part.stock:
+                form.add_error(
+                    "quantity",
+                    f"Only {part.stock} of {part.sku} in stock; the order's lines ask for {wanted[part.pk]}.",
+                )
+
+    def _filled_forms(self):
+        return [
+            form
+            for form in self.forms
+            if form.has_changed()
+            and getattr(form, "cleaned_data", None)
+            and form.cleaned_data.get("spare_part")
+            and form.cleaned_data.get("quantity")
+        ]
+
     def lines(self) -> list[dict]:
         return [
             {"spare_part_id": form.cleaned_data["spare_part"].pk, "quantity": form.cleaned_data["quantity"]}

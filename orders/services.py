@@ -309,10 +309,12 @@ def change_status(order_id: int, new_status: str) -> ServiceOrder:
             return order
         allowed = ALLOWED_TRANSITIONS[order.status]
         if new_status not in allowed:
+            labels = [str(OrderStatus(status).label) for status in allowed]
             allowed = [str(status) for status in allowed]  # the values, not the enum members' reprs
             raise InvalidTransition(
-                f"Cannot move order {order.pk} from '{order.status}' to '{new_status}'. "
-                f"Allowed next statuses: {', '.join(allowed) or 'none (final status)'}.",
+                f"Cannot move order {order.pk} from {OrderStatus(order.status).label} to "
+                f"{OrderStatus(new_status).label}. "
+                f"Allowed next statuses: {', '.join(labels) or 'none (final status)'}.",
                 field="status",
                 extra={"allowed": allowed},
             )

@@ -166,13 +166,14 @@ def test_change_pages_render_for_open_and_final_orders(staff):
 
 
 def test_part_autocomplete_for_order_lines(staff):
-    SparePartFactory(sku="B-CHR-20-47", name="Bearing 6204")
+    SparePartFactory(sku="B-CHR-20-47", name="Bearing 6204", stock=12, price=Decimal("3.90"))
     response = staff.get(
         reverse("admin:autocomplete"),
         {"app_label": "orders", "model_name": "serviceorderitem", "field_name": "spare_part", "term": "B-CHR"},
     )
     assert response.status_code == 200
-    assert [row["text"] for row in response.json()["results"]] == ["Bearing 6204 (B-CHR-20-47)"]
+    # Stock and price in the picker: a clerk sees what is there before choosing.
+    assert [row["text"] for row in response.json()["results"]] == ["B-CHR-20-47 — Bearing 6204 · 12 in stock · 3.90"]
 
 
 # --- placing an order -------------------------------------------------------------
@@ -208,15 +209,21 @@ def test_an_order_that_would_oversell_is_a_form_error_and_saves_nothing(staff):
     bolt = SparePartFactory(stock=10, name="Bolt", sku="A-STL-M10-50")
     bearing = SparePartFactory(stock=1, name="Bearing", sku="B-CHR-20-47")
     movements = StockMovement.objects.count()
+    next_number = ServiceOrder.objects.create(request_id="probe").pk + 1
+    ServiceOrder.objects.filter(request_id="probe").delete()
     response = staff.post(ADD, add_form((bolt, 2), (bearing, 2)))
     assert response.status_code == 200
-    errors = response.context["adminform"].form.non_field_errors()
-    assert errors == ["Insufficient stock for 'Bearing' (SKU: B-CHR-20-47). Available: 1, Requested: 2"]
+    lines = response.context["inline_admin_formsets"][0].formset.forms
+    # On the line that asks too much, not at the top of the page.
+    assert lines[1].errors["quantity"] == ["Only 1 of B-CHR-20-47 in stock; the order's lines ask for 2."]
+    assert not lines[0].errors
     assert not ServiceOrder.objects.exists() and not ServiceOrderItem.objects.exists()
     assert StockMovement.objects.count() == movements
     assert list(SparePart.objects.order_by("pk").values_list("stock", flat=True)) == [10, 1]
     # The lines staff entered are still on the page.
     assert response.context["inline_admin_formsets"][0].formset.forms[1]["quantity"].value() == "2"
+    # The refused save spent no order number.
+    assert place((bolt, 1), request_id="after").pk == next_number
 
 
 def test_an_order_without_lines_is_a_form_error(staff):
@@ -258,7 +265,8 @@ def test_adding_a_line_beyond_stock_is_a_form_error(staff):
     order = place((part, 1))
     response = staff.post(change_url(order), change_form(order, new_lines=[(part, 5)], client_name="Changed"))
     assert response.status_code == 200
-    assert "Insufficient stock for 'Bolt'" in response.context["adminform"].form.non_field_errors()[0]
+    new_lines = next(fs.formset for fs in response.context["inline_admin_formsets"] if fs.formset.prefix == "items-2")
+    assert "Only 2 of A-STL-M10-50 in stock" in new_lines.forms[0].errors["quantity"][0]
     order.refresh_from_db()
     part.refresh_from_db()
     assert (order.items.count(), order.client_name, part.stock) == (1, "", 2)

@@ -195,7 +195,8 @@ def test_lifecycle_matrix(api, start, target, allowed):
     else:
         assert response.status_code == 409
         body = response.json()
-        expected_next = ", ".join(str(status) for status in services.ALLOWED_TRANSITIONS[start])
+        # Labels for people; the codes in `allowed` for programs.
+        expected_next = ", ".join(str(status.label) for status in services.ALLOWED_TRANSITIONS[start])
         assert f"Allowed next statuses: {expected_next or 'none (final status)'}." in body["detail"]
         assert "OrderStatus" not in body["detail"]
         assert body["allowed"] == [str(status) for status in services.ALLOWED_TRANSITIONS[start]]
