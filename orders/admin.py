@@ -76,6 +76,12 @@ class OrderItemInline(admin.TabularInline):
         return f"{item.line_total:.2f}" if item.pk else "—"
 
 
+class FinalOrderItemInline(OrderItemInline):
+    """A completed or cancelled order's lines: shown, with nothing to tick."""
+
+    verbose_name_plural = "items"
+
+
 class NewItemInline(admin.TabularInline):
     """Lines to put on the order, taken from stock when the order is saved."""
 
@@ -160,7 +166,7 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
         if obj is None:
             return [NewItemInline]
         if obj.is_final:
-            return [OrderItemInline, OrderImageInline]
+            return [FinalOrderItemInline, OrderImageInline]
         return [OrderItemInline, NewItemInline, OrderImageInline]
 
     def get_fieldsets(self, request, obj=None):
@@ -175,6 +181,13 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
             ("Client", {"fields": CLIENT_FIELDS}),
             ("Photo", {"fields": ("new_image",)}),
         ]
+
+    def has_change_permission(self, request, obj=None):
+        # A completed or cancelled order is a record: shown read-only (Django's view page, no
+        # save buttons, no edit hints); deleting it stays possible for those allowed to.
+        if obj is not None and obj.is_final:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -162,7 +162,13 @@ def test_change_pages_render_for_open_and_final_orders(staff):
     services.change_status(order.pk, OrderStatus.CANCELLED)
     final = staff.get(change_url(order))
     assert final.status_code == 200
-    assert "Add items" not in final.content.decode()
+    html = final.content.decode()
+    # A record now: no save buttons, no "tick delete" hints, nothing to tick, no photo to add.
+    assert "Add items" not in html and "tick “delete”" not in html and 'name="_save"' not in html
+    assert "-DELETE" not in html and 'name="new_image"' not in html
+    assert staff.post(change_url(order), {"client_name": "Late"}).status_code == 403
+    order.refresh_from_db()
+    assert order.client_name == ""
 
 
 def test_part_autocomplete_for_order_lines(staff):
