@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from storages.backends.s3 import S3Storage
 
-from maintenance.errors import BusinessError, InvalidInput, NotFound, StorageUnavailable
+from maintenance.errors import BusinessError, Conflict, InvalidInput, NotFound, StorageUnavailable
 from media_uploads.models import ServiceOrderImage
 from orders.models import ServiceOrder
 
@@ -193,8 +193,7 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
     Inside a caller's transaction that is later rolled back, the objects would
     stay: call it from the outermost level (the API does).
     """
-    if not ServiceOrder.objects.filter(pk=order_id).exists():
-        raise NotFound(f"Service order {order_id} not found.")
+    _open_order(ServiceOrder.objects.filter(pk=order_id).first(), order_id)
     image = inspect_image(data)
     stem = f"orders/{order_id}/{uuid.uuid4().hex}"
     stored: list[str] = []
@@ -209,6 +208,8 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
         ) from exc
     try:
         with transaction.atomic():
+            # Held until the row is in: the order cannot become final in between.
+            _open_order(ServiceOrder.objects.select_for_update().filter(pk=order_id).first(), order_id)
             return ServiceOrderImage.objects.create(
                 order_id=order_id,
                 image=stored[0],
@@ -237,7 +238,20 @@ def get_order_image(order_id: int, image_id: int) -> ServiceOrderImage:
     return image
 
 
+def _open_order(order: ServiceOrder | None, order_id: int) -> ServiceOrder:
+    """The order, if it exists and is still open: a completed or cancelled order's photos are its record."""
+    if order is None:
+        raise NotFound(f"Service order {order_id} not found.")
+    if order.is_final:
+        raise Conflict(
+            f"Order {order.pk} is {order.get_status_display().lower()}; its photos can no longer change.",
+            code="order_final",
+        )
+    return order
+
+
 def delete_order_image(order_id: int, image_id: int) -> None:
     """Delete the row now; its objects go once the transaction commits (see signals)."""
     with transaction.atomic():
+        _open_order(ServiceOrder.objects.select_for_update().filter(pk=order_id).first(), order_id)
         get_order_image(order_id, image_id).delete()

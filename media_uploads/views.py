@@ -46,6 +46,9 @@ class OrderImagesView(GenericAPIView):
         request={"multipart/form-data": ImageUploadSerializer},
         responses={
             201: ServiceOrderImageSerializer,
+            409: error_response(
+                409, "The order is completed or cancelled: its photos can no longer change (`order_final`)."
+            ),
             413: error_response(413, "The file (or the request) is larger than the limit (`limit_bytes`)."),
             503: error_response(503, "The object store is unavailable; nothing was saved, retry."),
         },
@@ -74,7 +77,15 @@ class OrderImageDetailView(GenericAPIView):
     def get(self, request, order_id: int, image_id: int):
         return Response(ServiceOrderImageSerializer(services.get_order_image(order_id, image_id)).data)
 
-    @extend_schema(summary="Delete an image (its objects are removed from storage)", responses={204: None})
+    @extend_schema(
+        summary="Delete an image (its objects are removed from storage)",
+        responses={
+            204: None,
+            409: error_response(
+                409, "The order is completed or cancelled: its photos can no longer change (`order_final`)."
+            ),
+        },
+    )
     def delete(self, request, order_id: int, image_id: int):
         services.delete_order_image(order_id, image_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

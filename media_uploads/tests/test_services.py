@@ -64,3 +64,20 @@ def test_an_upload_to_an_unknown_order_stores_nothing():
     with pytest.raises(NotFound):
         services.upload_order_image(10**12, data=encoded("PNG"))
     assert not ServiceOrderImage.objects.exists()
+
+
+@pytest.mark.parametrize("final", ["completed", "cancelled"])
+def test_a_final_orders_photos_can_no_longer_change(order, final):
+    from maintenance.errors import Conflict
+    from orders.services import change_status
+
+    image = services.upload_order_image(order.pk, data=encoded("PNG"))
+    if final == "completed":
+        change_status(order.pk, "in_progress")
+    change_status(order.pk, final)
+    with pytest.raises(Conflict) as upload:
+        services.upload_order_image(order.pk, data=encoded("PNG"))
+    with pytest.raises(Conflict) as delete:
+        services.delete_order_image(order.pk, image.pk)
+    assert (upload.value.code, delete.value.code) == ("order_final", "order_final")
+    assert list(ServiceOrderImage.objects.filter(order=order)) == [image]
