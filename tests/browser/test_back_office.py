@@ -285,3 +285,35 @@ def test_api_docs_render_without_leaving_the_machine(page: Page, network, snapsh
     assert not network.errors()
 
     assert time.monotonic() - started < 45
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_parts_list_fits_a_phone(page: Page, snapshot, live_server_url):
+    """At 390 x 844 the parts list shows name, SKU, price, stock and the badge without scrolling sideways,
+    and its filters come first."""
+    base = live_server_url
+    tag = uuid.uuid4().hex[:6].upper()
+    staff = make_user(f"phone-{tag.lower()}", is_staff=True, is_superuser=True)
+    category = Category.objects.create(name=f"Hydraulic pumps and valves {tag}")
+    for n in range(3):
+        SparePart.objects.create(
+            name=f"Double-acting hydraulic cylinder seal kit {n} {tag}",
+            sku=f"SEAL-NBR-{tag}{n}-120",
+            price=Decimal("1234.50"),
+            stock=n,
+            min_stock=2,
+            category=category,
+        )
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, base, staff.username)
+    page.goto(f"{base}/admin/inventory/sparepart/?q={tag}")
+    expect(page.locator("#result_list tbody tr")).to_have_count(3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    first_row = page.locator("#result_list tbody tr").first
+    for cell in ("th.field-sku", "td.field-name", "td.field-price_display", "td.field-stock_display"):
+        box = first_row.locator(cell).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (cell, box)
+    badge = first_row.locator("td.field-low_stock_badge").bounding_box()
+    assert badge is not None and badge["x"] + badge["width"] <= 390
+    assert page.locator("#changelist-filter").bounding_box()["y"] < page.locator("#result_list").bounding_box()["y"]
+    snapshot("phone-parts-list", full_page=False)
