@@ -58,7 +58,9 @@ test: $(STAMP) browser-deps
 # The edit-test loop: the same real PostgreSQL and S3, without the tests that start servers
 # (pytest marker "live": browser, resilience faults, schema fuzzing, the gunicorn concurrency runs).
 test-fast: $(STAMP)
-	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- $(PY) -m pytest -q -m "not live" $(PYTEST_ARGS)
+	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
+		$(MANAGE) collectstatic --noinput -v0 && \
+		$(PY) -m pytest -q -m "not live" $(PYTEST_ARGS)'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
 from maintenance.admin_mixins import ReadOnlyAdminMixin
@@ -212,17 +213,37 @@ class AuditorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="changes")
     def changes_summary(self, entry: Auditor):
+        """Each field by its label, on its own line: old → new (or the value created or deleted)."""
+        model = entry.content_type.model_class()
         changes = entry.changes or {}
-        parts = []
-        for name, values in list(changes.items())[:4]:
+        lines = []
+        for name, values in list(changes.items())[:6]:
             old, new = values if isinstance(values, list) and len(values) == 2 else (None, values)
             if entry.action == Auditor.Action.UPDATE:
-                parts.append(f"{name}: {_short(old)} → {_short(new)}")
+                lines.append((_label(model, name), f"{_short(old)} → {_short(new)}"))
             else:
-                parts.append(f"{name}: {_short(new if entry.action == Auditor.Action.CREATE else old)}")
-        if len(changes) > 4:
-            parts.append(f"… {len(changes) - 4} more")
-        return "; ".join(parts) or EMPTY
+                lines.append((_label(model, name), _short(new if entry.action == Auditor.Action.CREATE else old)))
+        if len(changes) > 6:
+            lines.append(("…", f"{len(changes) - 6} more"))
+        if not lines:
+            return EMPTY
+        return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {}", lines)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Also find the changes of a field, by its label or its name ("price", "reorder level")."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        wanted = search_term.strip().lower()
+        if not wanted:
+            return queryset, may_have_duplicates
+        names = set()
+        for label in getattr(settings, "AUDITED_MODELS", DEFAULT_AUDITED_MODELS):
+            for field in apps.get_model(label)._meta.concrete_fields:
+                if wanted in (field.name.lower(), field.attname.lower(), str(field.verbose_name).lower()):
+                    names.add(field.attname)
+        if names:
+            by_field = self.get_queryset(request).filter(changes__has_any_keys=sorted(names))
+            queryset = queryset | by_field
+        return queryset, may_have_duplicates
 
     @admin.display(description="changes")
     def changes_table(self, entry: Auditor):

@@ -34,7 +34,7 @@ class Auditor(models.Model):
     class Meta:
         ordering = ["-timestamp", "-id"]
         verbose_name = "audit entry"
-        verbose_name_plural = "audit trail"
+        verbose_name_plural = "audit entries"
         indexes = [
             models.Index(fields=["content_type", "object_id", "-timestamp"], name="audit_object_idx"),
             models.Index(fields=["actor", "-timestamp"], name="audit_actor_idx"),
@@ -44,4 +44,8 @@ class Auditor(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.object_repr} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
+        # ContentType's own cache: no query for the title.
+        model = ContentType.objects.get_for_id(self.content_type_id).model_class() if self.content_type_id else None
+        kind = f"{model._meta.verbose_name} " if model is not None else ""
+        subject = self.object_repr or self.object_id
+        return f"{self.get_action_display()} of {kind}{subject}, {self.timestamp:%Y-%m-%d %H:%M}"

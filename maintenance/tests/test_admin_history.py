@@ -28,7 +28,8 @@ def test_audit_list_filters_and_search(staff, api):
 
     response = staff.get(AUDIT_LIST)
     assert response.status_code == 200
-    assert "price: 10.00 → 12.50" in response.content.decode()
+    # Field labels, one change per line.
+    assert "<strong>Price</strong>: 10.00 → 12.50" in response.content.decode()
 
     def found(**params):
         response = staff.get(AUDIT_LIST, params)
@@ -44,6 +45,12 @@ def test_audit_list_filters_and_search(staff, api):
     assert found(actor__id__exact=by_request[0].actor_id)
     today = timezone.localdate()
     assert found(timestamp__year=today.year, timestamp__month=today.month, timestamp__day=today.day)
+    # A field by its name or its label finds the changes of that field.
+    by_price = found(q="price")
+    assert {"price": ["10.00", "12.50"]} in [entry.changes for entry in by_price]
+    assert all("price" in entry.changes for entry in by_price)
+    assert found(q="Reorder level") and all("min_stock" in entry.changes for entry in found(q="reorder level"))
+    assert found(q="no such field or thing") == []
 
 
 def test_audit_entries_are_read_only(staff):

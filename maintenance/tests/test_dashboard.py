@@ -114,7 +114,7 @@ def test_the_work_comes_first_and_the_machinery_last_under_system(staff):
     positions = [html.index(name) for name in ("Service orders", "Inventory", "Order images", "System")]
     assert positions == sorted(positions)
     system = html[html.index(">System<") :]
-    for model in ("Audit trail", "Processed requests", "Users", "Groups"):
+    for model in ("Audit entries", "Processed requests", "Users", "Groups"):
         assert model in system, model
 
 
