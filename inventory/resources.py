@@ -19,7 +19,7 @@ from import_export import fields, resources, widgets
 
 from inventory import services
 from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
-from inventory.validators import normalize_sku
+from inventory.validators import normalize_sku, sku_error
 from maintenance.errors import BusinessError
 
 IMPORT_NOTE = "CSV import"
@@ -123,14 +123,25 @@ class SparePartResource(resources.ModelResource):
         instance._import_stock_given = self._given(row, "stock")
         instance._import_min_stock_given = self._given(row, "min_stock")
         stock_before, min_stock_before = instance.stock, instance.min_stock
-        super().import_instance(instance, row, **kwargs)
+        # Every problem of the row at once: the columns' own checks, then the rules the
+        # services would refuse one at a time (a name, the SKU's format).
+        errors: dict[str, list] = {}
+        try:
+            super().import_instance(instance, row, **kwargs)
+        except ValidationError as invalid:
+            errors.update(invalid.message_dict)
         # An empty cell keeps the current value instead of writing NULL.
         if instance.stock is None:
             instance.stock = stock_before
         if instance.min_stock is None:
             instance.min_stock = min_stock_before
-        if not (instance.name or "").strip():
-            raise ValidationError({"name": "A name is required."})
+        if not str(row.get("name") or "").strip():
+            errors.setdefault("name", []).append("A name is required.")
+        sku_problem = sku_error(str(row.get("sku") or ""))
+        if sku_problem:
+            errors.setdefault("sku", []).append(sku_problem)
+        if errors:
+            raise ValidationError(errors)
 
     @staticmethod
     def _given(row, column: str) -> bool:

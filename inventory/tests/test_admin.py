@@ -341,6 +341,25 @@ def test_import_reports_errors_per_row_and_offers_no_confirmation(staff):
     assert not SparePart.objects.exists() and not StockMovement.objects.exists()
 
 
+def test_every_error_of_every_row_is_shown_at_once_on_its_spreadsheet_line(staff):
+    text = (
+        "sku,name,category,price,stock,min_stock\n"
+        "A-STL-M6-30,Good row,,1.00,1,0\n"
+        "A-STL-M10,,,abc,1,0\n"  # line 3: bad SKU, no name, bad price, all in one upload
+        "A-STL-M8-30,Negative stock,Nope,1.00,-5,0\n"  # line 4: unknown category and negative stock
+    )
+    response = preview(staff, text)
+    invalid = {row.number: row.error.message_dict for row in response.context["result"].invalid_rows}
+    assert set(invalid[2]) == {"sku", "name", "price"} and set(invalid[3]) == {"category", "stock"}
+    html = response.content.decode()
+    table = html[html.index("Spreadsheet line") :]
+    # Visible on the page (no tooltip), numbered as the spreadsheet numbers its lines.
+    assert "<td>3</td>" in table and "<td>4</td>" in table and "<td>2</td>" not in table
+    for message in ("Invalid SKU format", "A name is required.", "not a number", "does not exist", "zero or more"):
+        assert message in table, message
+    assert 'class="validation-error-container"' not in html
+
+
 def test_unchanged_rows_are_skipped(staff):
     SparePartFactory(sku="A-STL-M10-50", name="Bolt", price=Decimal("0.45"), stock=5, min_stock=0, category=None)
     response = preview(staff, "sku,name,price,stock\nA-STL-M10-50,Bolt,0.45,5\n")
