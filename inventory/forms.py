@@ -84,7 +84,10 @@ class ReceiveStockLineForm(forms.Form):
     quantity = forms.IntegerField(
         min_value=0, max_value=MAX_STOCK, help_text="Units received, returned or damaged; for a count, units counted."
     )
-    reason = forms.ChoiceField(choices=[(reason.value, reason.label) for reason in RECEIVING_REASONS])
+    # The first reason as the initial value: an untouched extra line posts it and stays "unchanged" (skipped).
+    reason = forms.ChoiceField(
+        choices=[(reason.value, reason.label) for reason in RECEIVING_REASONS], initial=RECEIVING_REASONS[0]
+    )
 
 
 class ReceiveStockForm(forms.Form):
