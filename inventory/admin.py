@@ -102,6 +102,10 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
         """How the order form's part picker shows a part (maintenance.admin_site)."""
         return f"{part.sku} — {part.name} · {part.stock} in stock · {part.price:,.2f}"
 
+    def autocomplete_data(self, part: SparePart) -> dict:
+        """What the order form's live totals need of a picked part."""
+        return {"price": f"{part.price:.2f}", "stock": part.stock}
+
     # --- list columns ---------------------------------------------------------
 
     @admin.display(description="price", ordering="price")

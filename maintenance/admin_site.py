@@ -19,13 +19,17 @@ SYSTEM_APPS = ("auth", "authtoken", "axes", "audit", "idempotency")
 
 class LabelledAutocompleteJsonView(AutocompleteJsonView):
     """Django's autocomplete, with each result labelled by its ModelAdmin's ``autocomplete_label(obj)``
-    when it has one (a part shows its stock and price in the order form's picker)."""
+    and carrying its ``autocomplete_data(obj)`` when it has them (a part shows its stock and price in
+    the order form's picker, and gives the price to the form's live totals)."""
 
     def serialize_result(self, obj, to_field_name):
         result = super().serialize_result(obj, to_field_name)
         label = getattr(self.model_admin, "autocomplete_label", None)
         if label is not None:
             result["text"] = label(obj)
+        data = getattr(self.model_admin, "autocomplete_data", None)
+        if data is not None:
+            result.update(data(obj))
         return result
 
 

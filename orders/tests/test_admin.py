@@ -180,6 +180,8 @@ def test_part_autocomplete_for_order_lines(staff):
     assert response.status_code == 200
     # Stock and price in the picker: a clerk sees what is there before choosing.
     assert [row["text"] for row in response.json()["results"]] == ["B-CHR-20-47 — Bearing 6204 · 12 in stock · 3.90"]
+    # With the price and stock the form's live totals use.
+    assert [(row["price"], row["stock"]) for row in response.json()["results"]] == [("3.90", 12)]
 
 
 # --- placing an order -------------------------------------------------------------

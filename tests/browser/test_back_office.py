@@ -151,6 +151,10 @@ def test_staff_place_refuse_photograph_cancel_and_audit_an_order(
     page.fill("#id_items-0-quantity", "2")
     pick_in_autocomplete(page, "id_items-1-spare_part", "disc", picker_label(disc))
     page.fill("#id_items-1-quantity", "3")
+    # The totals show before saving: each line, and the order's.
+    expect(page.locator(".live-line-total")).to_have_text([" = 25.00", " = 12.75", ""])
+    expect(page.locator("#live-total")).to_have_text("New lines: 37.75 · order total after saving: 37.75")
+    snapshot("01b-order-entry-live-total", full_page=False)
     save(page, "_continue")
     expect(success_message(page)).to_contain_text("was added successfully")
     order = ServiceOrder.objects.get(client_name=f"Client {tag}")
