@@ -3,6 +3,7 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from inventory import services
@@ -115,6 +116,9 @@ class SparePartViewSet(
         serializer = SparePartUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        if "stock" in data and not request.user.has_perms(self.required_permissions["adjust_stock"]):
+            # A new stock is a ledger movement: the same permissions as adjust-stock.
+            raise PermissionDenied("Changing the stock writes the stock ledger: it needs inventory.add_stockmovement.")
         note = data.pop("note", "")
         if "category_id" in data:
             data["category"] = data.pop("category_id")

@@ -658,3 +658,23 @@ def test_categories_carry_their_version_too(api):
     assert stale.status_code == 412
     category.refresh_from_db()
     assert category.name == "Taps"
+
+
+def test_a_new_stock_through_patch_needs_the_ledger_permission_like_adjust_stock():
+    from django.contrib.auth.models import Permission
+
+    from conftest import client_for, make_user
+
+    part = SparePartFactory(sku="A-STL-M10-50", stock=5, price=Decimal("1.00"))
+    clerk = make_user(is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="inventory", codename__in=["view_sparepart", "change_sparepart"]
+        )
+    )
+    api = client_for(clerk)
+    assert api.patch("/api/v1/items/A-STL-M10-50/", {"price": "2.00"}, format="json").status_code == 200
+    refused = api.patch("/api/v1/items/A-STL-M10-50/", {"stock": 50}, format="json")
+    assert refused.status_code == 403, refused.content
+    part.refresh_from_db()
+    assert (part.price, part.stock, part.movements.count()) == (Decimal("2.00"), 5, 1)
