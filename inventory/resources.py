@@ -24,6 +24,23 @@ from maintenance.errors import BusinessError
 
 IMPORT_NOTE = "CSV import"
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection"):
+# exported text cells that do get a leading apostrophe, which spreadsheets show as text; the
+# import takes it off again, so a file exported and imported back is unchanged.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(value):
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def unescape_formula(value):
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
+
 
 class PriceWidget(widgets.Widget):
     def clean(self, value, row=None, **kwargs):
@@ -113,7 +130,13 @@ class SparePartResource(resources.ModelResource):
             skus = {normalize_sku(str(sku)) for sku in dataset["sku"] if sku is not None and "\x00" not in str(sku)}
             services.lock_parts(SparePart.objects.filter(sku__in=skus).values_list("pk", flat=True))
 
+    def export_field(self, field, instance, **kwargs):
+        return escape_formula(super().export_field(field, instance, **kwargs))
+
     def before_import_row(self, row, **kwargs):
+        for column in ("sku", "name", "category"):
+            if column in row:
+                row[column] = unescape_formula(row[column])
         # Look parts up by the SKU as services store it (surrounding spaces stripped).
         if row.get("sku") is not None:
             row["sku"] = normalize_sku(str(row["sku"]))

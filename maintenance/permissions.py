@@ -51,3 +51,13 @@ class IsStaff(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+class CanReadAuditTrail(IsStaff):
+    """Staff with the audit trail's view permission (``audit.view_auditor``); which entries they
+    see is then narrowed to the models they may view (the view's queryset)."""
+
+    message = "Reading the audit trail needs staff status and the audit.view_auditor permission."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and request.user.has_perm("audit.view_auditor")

@@ -1,12 +1,16 @@
 """``GET /api/v1/audit/``: the audit trail for staff."""
 
 import django_filters
+from django.apps import apps
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from maintenance.audit.models import Auditor
+from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
 from maintenance.filters import IsoDateTimeFilter
-from maintenance.permissions import IsStaff
+from maintenance.permissions import CanReadAuditTrail
 
 
 class AuditorSerializer(serializers.ModelSerializer):
@@ -48,14 +52,28 @@ class AuditorFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List audit entries (staff only)"),
-    retrieve=extend_schema(summary="Get an audit entry (staff only)"),
+    list=extend_schema(summary="List audit entries (staff with audit.view_auditor; models they may view)"),
+    retrieve=extend_schema(summary="Get an audit entry (staff with audit.view_auditor; models they may view)"),
 )
 class AuditorViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Auditor.objects.select_related("content_type", "actor")
     serializer_class = AuditorSerializer
-    permission_classes = [IsStaff]
+    permission_classes = [CanReadAuditTrail]
     filterset_class = AuditorFilter
     search_fields = ["object_repr"]
     ordering_fields = ["timestamp", "id"]
     ordering = ["-timestamp", "-id"]
+
+    def get_queryset(self):
+        """Only the entries of models the user may view: an entry carries the object's values."""
+        user = self.request.user
+        queryset = super().get_queryset()
+        if user.is_superuser:
+            return queryset
+        models = [apps.get_model(label) for label in getattr(settings, "AUDITED_MODELS", DEFAULT_AUDITED_MODELS)]
+        readable = [
+            content_type.pk
+            for model, content_type in ContentType.objects.get_for_models(*models).items()  # cached: no query
+            if user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}")
+        ]
+        return queryset.filter(content_type__in=readable)
