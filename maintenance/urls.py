@@ -1,6 +1,8 @@
 """URL configuration: API under /api/v1/, docs at /docs and /redoc, admin at /admin/."""
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -28,6 +30,22 @@ image_urls = [
     ),
 ]
 
+# The browsable API's login (DRF's own page), for staff only as the admin's is: a client that is
+# not staff uses a token, and a session would only add a CSRF-exposed way in.
+api_auth_urls = (
+    [
+        path(
+            "login/",
+            auth_views.LoginView.as_view(
+                template_name="rest_framework/login.html", authentication_form=AdminAuthenticationForm
+            ),
+            name="login",
+        ),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    ],
+    "rest_framework",
+)
+
 urlpatterns = [
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
@@ -38,7 +56,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema")),
-    path("api-auth/", include("rest_framework.urls")),
+    path("api-auth/", include(api_auth_urls)),
 ]
 
 handler400 = "maintenance.exceptions.handler400"
