@@ -46,10 +46,12 @@ class ServiceOrder(TimestampedModel):
     class Meta:
         ordering = ["-date_created", "-id"]
         constraints = [
+            # Per user. Orders whose user was deleted (SET_NULL) keep their request ids, which
+            # may repeat between former users: the constraint holds only while a user is set.
             models.UniqueConstraint(
                 fields=["created_by", "request_id"],
+                condition=Q(created_by__isnull=False),
                 name="orders_serviceorder_request_id_unique",
-                nulls_distinct=False,
                 violation_error_message="An order with this request_id already exists.",
             ),
             models.CheckConstraint(condition=Q(total__gte=0), name="orders_serviceorder_total_gte_0"),

@@ -115,6 +115,10 @@ def place_order(
     lines = _clean_lines(items)
     requested = _totals_per_part(lines)
     created_by = created_by if created_by is not None else current_actor()
+    if created_by is None and ServiceOrder.objects.filter(created_by=None, request_id=request_id).exists():
+        # The database holds a request_id unique per user only (a deleted user's orders keep theirs):
+        # an order placed without a user (a management command, never concurrent) is looked up first.
+        return _placed_before(None, request_id, lines, Conflict("request_id taken", code="duplicate_request"))
     try:
         with transaction.atomic():
             # The new rows' ids come with the locked parts, so the audit rows can name them

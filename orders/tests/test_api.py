@@ -387,11 +387,15 @@ def test_order_list_costs_constant_queries(api, django_assert_num_queries):
 
 def test_place_order_queries_do_not_grow_with_lines(superuser, django_assert_num_queries):
     parts = [SparePartFactory(stock=100) for _ in range(20)]
-    services.place_order(request_id="warm", items=[{"spare_part_id": parts[0].pk, "quantity": 1}])
+    services.place_order(request_id="warm", items=[{"spare_part_id": parts[0].pk, "quantity": 1}], created_by=superuser)
     with CaptureQueriesContext(connection) as one:
-        services.place_order(request_id="one", items=[{"spare_part_id": parts[0].pk, "quantity": 1}])
+        services.place_order(
+            request_id="one", items=[{"spare_part_id": parts[0].pk, "quantity": 1}], created_by=superuser
+        )
     with django_assert_num_queries(len(one.captured_queries)):
-        services.place_order(request_id="twenty", items=[{"spare_part_id": p.pk, "quantity": 1} for p in parts])
+        services.place_order(
+            request_id="twenty", items=[{"spare_part_id": p.pk, "quantity": 1} for p in parts], created_by=superuser
+        )
     # Two statements (savepoints aside): the parts locked with the new rows' ids, then every write.
     statements = [q["sql"] for q in one.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(statements) == 2, statements
