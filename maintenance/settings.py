@@ -167,9 +167,12 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The client address is the socket's: X-Forwarded-For is client-controlled and would
-# let anyone dodge the lockout. Behind a proxy this counts per username and proxy.
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# The client's address (maintenance.client_address): the socket's, unless TRUSTED_PROXY_COUNT
+# proxies that append to X-Forwarded-For stand in front (1 behind the compose nginx). Without
+# them the header is the client's own say and ignored: it would let anyone dodge the lockout,
+# and behind a proxy not counted every client would share the proxy's address (one lockout for all).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "maintenance.client_address.client_address"
 
 # --- request limits ----------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
@@ -182,6 +185,8 @@ MAX_LINE_QUANTITY = env.int("MAX_LINE_QUANTITY", default=10000)
 
 # --- REST framework --------------------------------------------------------
 REST_FRAMEWORK = {
+    # Throttles key anonymous clients by the same address as the lockout (see TRUSTED_PROXY_COUNT).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "maintenance.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

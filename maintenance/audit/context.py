@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 
+from maintenance.client_address import client_address
 from maintenance.timing import current_request_id
 
 _current_request: ContextVar = ContextVar("audit_current_request", default=None)
@@ -52,7 +53,7 @@ def current_remote_addr() -> str | None:
     request = _current_request.get()
     if request is None:
         return None
-    return request.META.get("REMOTE_ADDR") or None
+    return client_address(request)
 
 
 def current_request_id_value() -> str:
