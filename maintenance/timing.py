@@ -24,6 +24,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def loggable(text: str) -> str:
+    """``text`` for one log line: control characters (a decoded %0a, a CR, an escape) written as
+    ``\\xNN``, so a request cannot start a line of its own in the log (log forging)."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 class RequestTimeout(Exception):
     """The request outlived gunicorn's ``timeout``: raised into it by ``worker_abort`` (gunicorn.conf.py).
 
@@ -76,8 +85,8 @@ class RequestTimingMiddleware:
         response["Server-Timing"] = f"app;dur={duration_ms:.1f}"
         request_logger.info(
             "method=%s path=%s status=%s duration_ms=%.1f request_id=%s",
-            request.method,
-            request.path,
+            loggable(request.method),
+            loggable(request.path),
             response.status_code,
             duration_ms,
             request_id,
