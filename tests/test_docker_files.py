@@ -257,6 +257,18 @@ def test_app_environment_sets_every_required_setting(name):
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
+def test_every_variable_of_env_example_reaches_the_app(name):
+    """Issue 22, finding 5: SESSION_COOKIE_SECURE, SECURE_*, AXES_*, THROTTLE_* … set in .env never reached
+    the containers (no env_file, and .env is not in the image)."""
+    service = load_compose()["services"][name]
+    env_files = [entry if isinstance(entry, dict) else {"path": entry} for entry in service.get("env_file", [])]
+    assert {"path": ".env", "required": False} in env_files, f"{name} does not read .env"
+    # What .env.example documents is what .env can set, and so what the app receives.
+    for hardening in ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT", "AXES_FAILURE_LIMIT"):
+        assert hardening in env_example_entries(), hardening
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_is_wired_to_the_postgres_and_s3_services(name):
     services = load_compose()["services"]
     env = service_env(services[name])
