@@ -39,8 +39,14 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
+MAX_SEARCH_TERMS = 5
+MAX_SEARCH_TERM_LENGTH = 100
+
+
 class SearchFilter(filters.SearchFilter):
-    """DRF's search, with its validation error keyed by the parameter.
+    """DRF's search, with its validation error keyed by the parameter, and bounded: terms
+    deduplicated (case-insensitively, as they match), at most ``MAX_SEARCH_TERMS`` of them,
+    each at most ``MAX_SEARCH_TERM_LENGTH`` characters (400 naming ``search`` beyond).
 
     DRF validates ``?search=`` with a bare ``CharField``, so a NUL character
     came back as a JSON list (``["Null characters are not allowed."]``), the
@@ -49,9 +55,19 @@ class SearchFilter(filters.SearchFilter):
 
     def get_search_terms(self, request):
         try:
-            return super().get_search_terms(request)
+            terms = super().get_search_terms(request)
         except ValidationError as exc:
             raise ValidationError({self.search_param: exc.detail})
+        # Bounded work per request: each term is an ILIKE over every searched column, so
+        # `?search=c c c …` a thousand times held a worker until the statement timeout.
+        terms = list(dict.fromkeys(term.lower() for term in terms))
+        if len(terms) > MAX_SEARCH_TERMS:
+            raise ValidationError({self.search_param: [f"At most {MAX_SEARCH_TERMS} different search terms."]})
+        if any(len(term) > MAX_SEARCH_TERM_LENGTH for term in terms):
+            raise ValidationError(
+                {self.search_param: [f"A search term may have at most {MAX_SEARCH_TERM_LENGTH} characters."]}
+            )
+        return terms
 
 
 class FilterBackend(DjangoFilterBackend):
