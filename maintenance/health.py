@@ -1,7 +1,16 @@
-"""``GET /health/``: is the app able to reach its database and its object store?"""
+"""Health: ``GET /health/live/`` (the process answers) and ``GET /health/`` (it can reach its
+database and its object store).
+
+The readiness check sends a query and an S3 request, so callers on the network are throttled
+like any anonymous client and get only the verdict; staff and callers on this machine (the
+container's health check, an operator's curl) get each check with its duration. No one gets
+exception text: the reason goes to the log.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 
 from django.core.files.storage import default_storage
@@ -10,6 +19,10 @@ from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
+
+from maintenance.throttling import AnonRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 def check_database() -> None:
@@ -26,11 +39,38 @@ def check_storage() -> None:
 CHECKS = {"database": check_database, "storage": check_storage}
 
 
+def _sees_details(request) -> bool:
+    """Staff, or a caller on this machine (the socket's address: a proxy's header is not asked)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+class RemoteCallerThrottle(AnonRateThrottle):
+    """The anonymous limit, for readiness checks from the network only."""
+
+    def allow_request(self, request, view):
+        return _sees_details(request) or super().allow_request(request, view)
+
+
 @extend_schema(exclude=True)
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
 @throttle_classes([])
+def liveness(request):
+    """The process is up and answering: no database, no S3."""
+    return JsonResponse({"status": "ok"})
+
+
+@extend_schema(exclude=True)
+@api_view(["GET"])
+@permission_classes([AllowAny])
+@throttle_classes([RemoteCallerThrottle])
 def health(request):
     results: dict[str, dict] = {}
     for name, check in CHECKS.items():
@@ -38,11 +78,14 @@ def health(request):
         try:
             check()
             results[name] = {"status": "ok"}
-        except Exception as exc:  # any failure means "down"; the reason is reported
-            results[name] = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        except Exception as exc:  # any failure means "down"; the reason goes to the log only
+            logger.warning("health check %s failed: %s: %s", name, type(exc).__name__, exc)
+            results[name] = {"status": "down"}
         results[name]["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
     failing = [name for name, result in results.items() if result["status"] != "ok"]
-    body = {"status": "ok" if not failing else "down", "checks": results}
-    if failing:
-        body["failing"] = failing
+    body = {"status": "ok" if not failing else "down"}
+    if _sees_details(request):
+        body["checks"] = results
+        if failing:
+            body["failing"] = failing
     return JsonResponse(body, status=503 if failing else 200)

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from inventory.views import CategoryViewSet, SparePartViewSet
 from maintenance.audit.api import AuditorViewSet
-from maintenance.health import health
+from maintenance.health import health, liveness
 from maintenance.routers import OptionalSlashRouter
 from media_uploads.views import OrderImageDetailView, OrderImagesView
 from orders.views import ServiceOrderViewSet
@@ -48,6 +48,7 @@ api_auth_urls = (
 
 urlpatterns = [
     path("health/", health, name="health"),
+    path("health/live/", liveness, name="health-live"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(image_urls)),
     path("api/v1/", include(router.urls)),
