@@ -11,7 +11,9 @@ them to each operation by rule, once, instead of each view repeating them:
 * a path parameter: 404;
 * a request body: 400, 413, 415;
 * POST and PATCH: the ``Idempotency-Key`` header and its 400, 409 and 422;
-* a list with filters: 400.
+* a list with filters: 400;
+* a single category, part or order (``VERSIONED_PATHS``): the ``ETag`` response header, and on
+  PATCH/PUT the ``If-Match`` request header and its 412 (``maintenance.concurrency``).
 
 A view declares only what its own rules add (``404`` for an unknown part named
 in a body, ``409`` for a conflict) with :func:`error_response`.
@@ -77,6 +79,23 @@ REQUEST_ID_PARAMETER = {
     "schema": {"type": "string"},
 }
 
+# The single objects whose answers carry a version (maintenance.concurrency.VersionedViewMixin).
+VERSIONED_PATHS = {"/api/v1/categories/{id}/", "/api/v1/items/{sku}/", "/api/v1/orders/{id}/"}
+ETAG_HEADER = {
+    "description": "The object's version (its `date_updated`, quoted): send it back as `If-Match`.",
+    "schema": {"type": "string"},
+}
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": (
+        "The `ETag` of the version you read: the change is refused with 412 if the object changed since. "
+        "Without it (or with `*`) the change applies whatever the version."
+    ),
+    "schema": {"type": "string"},
+}
+
 # Query parameters that never fail validation: pagination and ordering
 # fall back to their defaults. Any other query parameter is a filter, and a
 # filter with a bad value is a 400.
@@ -91,6 +110,7 @@ DESCRIPTIONS = {
     403: "Authenticated, but not allowed to do this.",
     404: "Not found.",
     409: "Conflict with the current state; `code` says which.",
+    412: "The object changed since the version named in `If-Match` (`stale_version`); nothing was written.",
     413: "The request body is larger than the limit (`limit_bytes`).",
     415: "Unsupported `Content-Type` for the request body.",
     422: "This `Idempotency-Key` was already used with a different request body.",
@@ -154,7 +174,7 @@ def document_error_responses(result, generator, request, public):
     if "Error" not in schemas:
         raise RuntimeError("No view uses maintenance.schema.ErrorSerializer, so the Error component is missing.")
     schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
-    for path_item in result.get("paths", {}).values():
+    for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
@@ -162,6 +182,12 @@ def document_error_responses(result, generator, request, public):
             if method in IDEMPOTENT_METHODS:
                 _add_parameter(operation, IDEMPOTENCY_KEY_PARAMETER)
             responses = operation["responses"]
+            versioned = path in VERSIONED_PATHS
+            if versioned and method in ("patch", "put"):
+                _add_parameter(operation, IF_MATCH_PARAMETER)
+                responses.setdefault("412", _error(412))
+            if versioned and "200" in responses:
+                responses["200"].setdefault("headers", {})["ETag"] = ETAG_HEADER
             for status_code in sorted(_error_statuses(method, operation)):
                 responses.setdefault(str(status_code), _error(status_code))
             for response in responses.values():
