@@ -34,6 +34,7 @@ from django.db import connection
 from django.db.models import F
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -186,6 +187,11 @@ class IdempotencyMiddleware:
         # A path the table cannot hold names nothing here (the resolver or the lookup answers 404):
         # it runs without idempotency, where storing it would be a 500.
         if len(path) > MAX_PATH_LENGTH or not storable(path):
+            return self.get_response(request)
+        # A path no view answers gets the resolver's 404, not a stored record of it.
+        try:
+            resolve(request.path_info)
+        except Resolver404:
             return self.get_response(request)
         user = authenticate(request)
         if user is None:
