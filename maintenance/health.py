@@ -20,6 +20,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny
 
+from maintenance.client_address import client_address
 from maintenance.throttling import AnonRateThrottle
 
 logger = logging.getLogger(__name__)
@@ -40,12 +41,17 @@ CHECKS = {"database": check_database, "storage": check_storage}
 
 
 def _sees_details(request) -> bool:
-    """Staff, or a caller on this machine (the socket's address: a proxy's header is not asked)."""
+    """Staff, or a caller on this machine.
+
+    The client's address as the trusted proxies report it (maintenance.client_address): behind
+    a proxy on the same host every socket address is loopback, so the socket's alone would give
+    any remote caller the details.
+    """
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True
     try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
+        return ipaddress.ip_address(client_address(request) or "").is_loopback
     except ValueError:
         return False
 
