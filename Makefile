@@ -12,7 +12,7 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: run test test-fast browser-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-inprocess clean-state help
+.PHONY: run test test-fast browser-deps client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-inprocess clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -49,7 +49,14 @@ browser-deps:
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
 		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-test: $(STAMP) browser-deps
+# The client tests' npm tools (tests/clients/package.json: Redocly, openapi-typescript, openapi-fetch,
+# TypeScript) under .state/npm, installed with Debian's node and npm; again only when the pins change.
+client-deps: $(STAMP)
+	@(command -v node && command -v npm) >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)
+	@$(PY) -m tests.clients.npm
+
+test: $(STAMP) browser-deps client-deps
 	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest $(PYTEST_ARGS)'
@@ -57,7 +64,7 @@ test: $(STAMP) browser-deps
 
 # The edit-test loop: the same real PostgreSQL and S3, without the tests that start servers
 # (pytest marker "live": browser, resilience faults, schema fuzzing, the gunicorn concurrency runs).
-test-fast: $(STAMP)
+test-fast: $(STAMP) client-deps
 	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest -q -m "not live" $(PYTEST_ARGS)'

@@ -2,19 +2,20 @@ import django_filters
 from django.db.models import F
 
 from inventory.models import SparePart
+from maintenance.filters import IdFilter, PriceFilter
 
 
 class SparePartFilter(django_filters.FilterSet):
-    # A whole number: the generic number field let ?category=3.7 mean category 3.
-    category = django_filters.NumberFilter(
-        field_name="category_id", decimal_places=0, max_digits=19, help_text="Category id."
+    category = IdFilter(field_name="category_id", label="Category id", help_text="Category id.")
+    low_stock = django_filters.BooleanFilter(
+        method="filter_low_stock", label="Low on stock", help_text="true: stock <= min_stock."
     )
-    low_stock = django_filters.BooleanFilter(method="filter_low_stock", help_text="true: stock <= min_stock.")
-    # A bound written as prices are (8 digits before the point, 2 after): any other
-    # number is a 400 naming the parameter. 1e-16384 or -1e131072 passed the generic
-    # number field and overflowed PostgreSQL's numeric (a 500).
-    min_price = django_filters.NumberFilter(field_name="price", lookup_expr="gte", max_digits=10, decimal_places=2)
-    max_price = django_filters.NumberFilter(field_name="price", lookup_expr="lte", max_digits=10, decimal_places=2)
+    min_price = PriceFilter(
+        field_name="price", lookup_expr="gte", label="Price at least", help_text="Lowest price, e.g. `0.50`."
+    )
+    max_price = PriceFilter(
+        field_name="price", lookup_expr="lte", label="Price at most", help_text="Highest price, e.g. `20.00`."
+    )
 
     class Meta:
         model = SparePart

@@ -66,13 +66,12 @@ def format_timestamp(value: datetime.datetime | None, tz: datetime.tzinfo | None
 
 
 class SparePartSerializer(serializers.ModelSerializer):
-    """A part as the API shows it, with its category embedded: every list, answer and order line.
+    """A spare part, with its category embedded (null when it has none)."""
 
-    The declared fields are the schema's source. ``to_representation`` is tuned: it
-    writes the same dict as DRF's generic path (a test holds the two equal) without
-    building the serializer's fields for each instance or looking each field up, which
-    cost more than the rest of a catalogue page.
-    """
+    # The declared fields are the schema's source. ``to_representation`` is tuned: it
+    # writes the same dict as DRF's generic path (a test holds the two equal) without
+    # building the serializer's fields for each instance or looking each field up, which
+    # cost more than the rest of a catalogue page. (Comments, not the docstring: that is the schema's.)
 
     category = CategorySummarySerializer(read_only=True, allow_null=True)
     category_id = serializers.IntegerField(read_only=True, allow_null=True)

@@ -19,7 +19,11 @@ from inventory.serializers import (
     StockMovementSerializer,
 )
 from maintenance.concurrency import VersionedViewMixin
-from maintenance.schema import error_response
+from maintenance.schema import (
+    InsufficientStockErrorSerializer,
+    StockAboveMaximumErrorSerializer,
+    error_response,
+)
 
 # The errors every operation shares (401, 403, 404, 400 for bodies, the
 # Idempotency-Key header, …) are added by maintenance.schema; the views declare
@@ -138,6 +142,8 @@ class SparePartViewSet(
                 409,
                 "Not enough stock for a negative `delta` (`insufficient_stock`), or the stock would pass "
                 "its maximum (`stock_above_maximum`).",
+                InsufficientStockErrorSerializer,
+                StockAboveMaximumErrorSerializer,
             ),
         },
     )

@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import FieldDoesNotExist
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
@@ -41,6 +42,30 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 MAX_SEARCH_TERMS = 5
 MAX_SEARCH_TERM_LENGTH = 100
+
+
+@extend_schema_field({"type": "integer", "format": "int64"})
+class IdFilter(django_filters.NumberFilter):
+    """A row's id: a whole number (the generic number field let ``?category=3.7`` mean 3), documented as an integer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(decimal_places=0, max_digits=19, **kwargs)
+
+
+# How the API writes prices: at most 8 digits before the point and 2 after.
+PRICE_PATTERN = r"^-?\d{0,8}(?:\.\d{0,2})?$"
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": PRICE_PATTERN})
+class PriceFilter(django_filters.NumberFilter):
+    """A price bound, written as prices are: a decimal string, so that no float rounding reaches it.
+
+    Any other number is a 400 naming the parameter (1e-16384 or -1e131072 passed the
+    generic number field and overflowed PostgreSQL's numeric: a 500).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=10, decimal_places=2, **kwargs)
 
 
 class SearchFilter(filters.SearchFilter):
@@ -102,6 +127,20 @@ class OrderingFilter(filters.OrderingFilter):
     that already holds a unique column (``sku``) is left as it is, and its index
     still serves it.
     """
+
+    def get_schema_operation_parameters(self, view):
+        """``ordering`` with the keys this view sorts by, each ascending or descending (``-``)."""
+        keys = [field if isinstance(field, str) else field[0] for field in getattr(view, "ordering_fields", ())]
+        default = ",".join(getattr(view, "ordering", ()) or ())
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": f"Sort key; `-` sorts descending. Default `{default}`; ties go by `id`.",
+                "schema": {"type": "string", "enum": [prefix + key for key in keys for prefix in ("", "-")]},
+            }
+        ]
 
     def get_ordering(self, request, queryset, view):
         ordering = super().get_ordering(request, queryset, view)

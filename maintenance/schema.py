@@ -16,15 +16,21 @@ them to each operation by rule, once, instead of each view repeating them:
   PATCH/PUT the ``If-Match`` request header and its 412 (``maintenance.concurrency``).
 
 A view declares only what its own rules add (``404`` for an unknown part named
-in a body, ``409`` for a conflict) with :func:`error_response`.
+in a body, ``409`` for a conflict) with :func:`error_response`, naming the typed
+error bodies a client can branch on (:class:`InsufficientStockErrorSerializer`, …).
 
-Error bodies are :class:`ErrorSerializer` (``{detail, code, request_id, …}``) or,
-for validation errors, a map of field name to messages.
+Error bodies are :class:`ErrorSerializer` (``{detail, code, request_id, …}``), one
+of its typed extensions, or, for validation errors, a map of field name to messages.
+
+The same postprocessing also keeps the schema truthful for client generators
+(:func:`document_error_responses`): documented paths without the trailing slash
+(the server takes both), a ``servers`` entry, ``anyOf`` instead of ``oneOf``,
+and a nullable object as ``anyOf`` its schema or a typed null.
 """
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -50,6 +56,8 @@ VALIDATION_ERROR_SCHEMA = {
     },
 }
 
+TOO_LARGE_REF = {"$ref": "#/components/schemas/RequestTooLargeError"}
+
 REQUEST_ID_HEADER = {
     "description": "The request's id: the `X-Request-ID` the client sent, or a new one. Also in the server's log line.",
     "required": True,
@@ -58,7 +66,15 @@ REQUEST_ID_HEADER = {
 RETRY_AFTER_HEADER = {
     "description": "Seconds to wait before retrying.",
     "required": False,
-    "schema": {"type": "string"},
+    "schema": {"type": "integer", "minimum": 0},
+}
+REPLAYED_HEADER = {
+    "description": (
+        "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key` "
+        "(or, for an order, the same `request_id`): nothing ran again."
+    ),
+    "required": False,
+    "schema": {"type": "string", "enum": ["true"]},
 }
 
 IDEMPOTENCY_KEY_PARAMETER = {
@@ -80,7 +96,7 @@ REQUEST_ID_PARAMETER = {
 }
 
 # The single objects whose answers carry a version (maintenance.concurrency.VersionedViewMixin).
-VERSIONED_PATHS = {"/api/v1/categories/{id}/", "/api/v1/items/{sku}/", "/api/v1/orders/{id}/"}
+VERSIONED_PATHS = {"/api/v1/categories/{id}", "/api/v1/items/{sku}", "/api/v1/orders/{id}"}
 ETAG_HEADER = {
     "description": "The object's version (its `date_updated`, quoted): send it back as `If-Match`.",
     "schema": {"type": "string"},
@@ -128,9 +144,64 @@ class ErrorSerializer(serializers.Serializer):
     field = serializers.CharField(required=False, help_text="The input field at fault, when there is one.")
 
 
-def error_response(status_code: int, description: str | None = None) -> OpenApiResponse:
-    """A view's own error answer, for ``extend_schema(responses={...})``."""
-    return OpenApiResponse(response=ErrorSerializer, description=description or DESCRIPTIONS[status_code])
+# Typed error bodies: the business errors whose extra fields a client reads
+# (maintenance.errors raised with ``extra=``). Each is an Error with its fields required.
+
+
+class InsufficientStockErrorSerializer(ErrorSerializer):
+    """`code` is `insufficient_stock`: a line (or a stock take) asks for more than is on hand; nothing was written."""
+
+    sku = serializers.CharField(help_text="The part that is short.")
+    available = serializers.IntegerField(help_text="Units on hand.")
+    requested = serializers.IntegerField(help_text="Units asked for.")
+
+
+class StockAboveMaximumErrorSerializer(ErrorSerializer):
+    """`code` is `stock_above_maximum`: the stock would pass its maximum; nothing was written."""
+
+    sku = serializers.CharField(help_text="The part whose stock would pass the maximum.")
+    available = serializers.IntegerField(help_text="Units on hand.")
+    added = serializers.IntegerField(help_text="Units that would be added.")
+    max_stock = serializers.IntegerField(help_text="The maximum stock of any part.")
+
+
+class PartsNotFoundErrorSerializer(ErrorSerializer):
+    """`code` is `not_found`: spare parts named in the body do not exist; nothing was written."""
+
+    missing_ids = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The `spare_part_id`s that do not exist, ascending."
+    )
+
+
+class InvalidTransitionErrorSerializer(ErrorSerializer):
+    """`code` is `invalid_transition`: the order's status cannot move to the one asked for."""
+
+    allowed = serializers.ListField(
+        child=serializers.CharField(), help_text="The statuses the order can move to now (empty when final)."
+    )
+
+
+class RequestTooLargeErrorSerializer(ErrorSerializer):
+    """`code` is `request_too_large`, or `image_too_large` for an image above its own limit."""
+
+    limit_bytes = serializers.IntegerField(help_text="The limit, in bytes.")
+
+
+def error_response(status_code: int, description: str | None = None, *typed_errors) -> OpenApiResponse:
+    """A view's own error answer, for ``extend_schema(responses={...})``.
+
+    ``typed_errors`` are the typed bodies (serializer classes above) this answer can
+    have besides the plain Error; a client tries them first (`anyOf`, most specific first).
+    """
+    response = ErrorSerializer
+    if typed_errors:
+        names = [error.__name__.removesuffix("Serializer") for error in typed_errors]
+        response = PolymorphicProxySerializer(
+            component_name="Or".join(names) + "OrError",
+            serializers=[*typed_errors, ErrorSerializer],
+            resource_type_field_name=None,
+        )
+    return OpenApiResponse(response=response, description=description or DESCRIPTIONS[status_code])
 
 
 def _json(schema: dict) -> dict:
@@ -138,11 +209,12 @@ def _json(schema: dict) -> dict:
 
 
 def _error(status_code: int) -> dict:
-    schema = {"anyOf": [ERROR_REF, VALIDATION_ERROR_REF]} if status_code == 400 else ERROR_REF
-    response = {"description": DESCRIPTIONS[status_code], "content": _json(schema)}
-    if status_code in (409, 429, 503):
-        response["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
-    return response
+    schema = ERROR_REF
+    if status_code == 400:
+        schema = {"anyOf": [ERROR_REF, VALIDATION_ERROR_REF]}
+    elif status_code == 413:
+        schema = TOO_LARGE_REF
+    return {"description": DESCRIPTIONS[status_code], "content": _json(schema)}
 
 
 def _error_statuses(method: str, operation: dict) -> set[int]:
@@ -168,12 +240,63 @@ def _add_parameter(operation: dict, parameter: dict) -> None:
     parameters.append(parameter)
 
 
+NOT_REPLAYED = {"401", "403", "413", "429"}  # answers maintenance.idempotency never stores
+
+
+def _headers(method: str, status_code: str) -> dict:
+    headers = {"X-Request-ID": REQUEST_ID_HEADER}
+    if status_code in ("409", "429", "503"):
+        headers["Retry-After"] = RETRY_AFTER_HEADER
+    if method in IDEMPOTENT_METHODS and status_code not in NOT_REPLAYED:
+        # A stored answer (2xx or 4xx) replayed by maintenance.idempotency.
+        headers["Idempotent-Replayed"] = REPLAYED_HEADER
+    return headers
+
+
+def _typed_nullables(node) -> None:
+    """Give every ``nullable`` a ``type`` beside it, and turn every ``oneOf`` into ``anyOf``.
+
+    OpenAPI 3.0 ignores ``nullable`` on a schema without ``type``, and drf-spectacular
+    writes a nullable nested object as ``{allOf: [$ref], nullable: true}``: strict
+    validators then refuse `null`. ``oneOf`` fails a value that matches two of its
+    alternatives (an empty string is both "an email or empty" options to a validator
+    that does not check `format`, and the plain Error matches every typed error).
+    """
+    if isinstance(node, dict):
+        if "oneOf" in node:
+            node["anyOf"] = node.pop("oneOf")
+        if node.get("nullable") and "type" not in node and "allOf" in node:
+            node["type"] = "object"
+        for value in node.values():
+            _typed_nullables(value)
+    elif isinstance(node, list):
+        for value in node:
+            _typed_nullables(value)
+
+
+def _server_url(request) -> str:
+    if request is None:  # manage.py spectacular: the address of `make run`
+        return "http://127.0.0.1:8000"
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def document_paths_without_trailing_slash(endpoints):
+    """drf-spectacular preprocessing hook: document ``/api/v1/items``, not ``/api/v1/items/``.
+
+    Every API route answers with and without the trailing slash
+    (``maintenance.routers``); the schema names the form without, which is how
+    OpenAPI tools (and Redocly's ``no-path-trailing-slash``) expect paths.
+    """
+    return [(path.rstrip("/") or "/", regex, method, callback) for path, regex, method, callback in endpoints]
+
+
 def document_error_responses(result, generator, request, public):
     """drf-spectacular postprocessing hook: the errors every operation can answer, by rule."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    if "Error" not in schemas:
-        raise RuntimeError("No view uses maintenance.schema.ErrorSerializer, so the Error component is missing.")
+    if "Error" not in schemas or "RequestTooLargeError" not in schemas:
+        raise RuntimeError("No view uses maintenance.schema's ErrorSerializer and RequestTooLargeErrorSerializer.")
     schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
+    result["servers"] = [{"url": _server_url(request), "description": "The server this schema was read from."}]
     for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -190,6 +313,7 @@ def document_error_responses(result, generator, request, public):
                 responses["200"].setdefault("headers", {})["ETag"] = ETAG_HEADER
             for status_code in sorted(_error_statuses(method, operation)):
                 responses.setdefault(str(status_code), _error(status_code))
-            for response in responses.values():
-                response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER
+            for status_code, response in responses.items():
+                response.setdefault("headers", {}).update(_headers(method, status_code))
+    _typed_nullables(result)
     return result

@@ -239,6 +239,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Tags from the first path segment after it: categories, items, orders, audit.
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The form parsers stay for the browsable API's forms; clients are told of JSON bodies only
+    # (the image upload declares its multipart/form-data body itself).
+    "PARSER_WHITELIST": ["maintenance.parsers.JSONParser"],
+    "PREPROCESSING_HOOKS": ["maintenance.schema.document_paths_without_trailing_slash"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "maintenance.schema.document_error_responses",

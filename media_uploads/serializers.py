@@ -5,7 +5,7 @@ from media_uploads.services import signed_url
 
 
 class ServiceOrderImageSerializer(serializers.ModelSerializer):
-    """An image with freshly signed links; the database holds only the keys."""
+    """A photo of an order, with links to download it that are signed afresh for each answer."""
 
     order_id = serializers.IntegerField(read_only=True)
     url = serializers.SerializerMethodField(help_text="Presigned GET URL of the original, valid for a limited time.")

@@ -69,7 +69,9 @@ def check_upload_size(size: int | None) -> None:
     if size is not None and size > limit:
         readable = _human_size(limit)
         suffix = "" if readable.endswith("bytes") else f" ({readable})"
-        raise ImageTooLarge(f"The image is larger than the limit of {limit} bytes{suffix}.", field="file")
+        raise ImageTooLarge(
+            f"The image is larger than the limit of {limit} bytes{suffix}.", field="file", extra={"limit_bytes": limit}
+        )
 
 
 def _not_an_image() -> InvalidInput:

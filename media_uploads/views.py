@@ -1,6 +1,6 @@
 """Order image API: ``/api/v1/orders/{id}/image(s)/…``."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -8,11 +8,15 @@ from rest_framework.response import Response
 
 from maintenance.errors import NotFound
 from maintenance.resilience import MULTIPART_OVERHEAD
-from maintenance.schema import error_response
+from maintenance.schema import RequestTooLargeErrorSerializer, error_response
 from media_uploads import services
 from media_uploads.models import ServiceOrderImage
 from media_uploads.serializers import ImageUploadSerializer, ServiceOrderImageSerializer
 from orders.models import ServiceOrder
+
+# The routes' patterns (\d{1,18}) would be documented as strings; the ids are integers.
+ORDER_ID = OpenApiParameter("order_id", int, OpenApiParameter.PATH, description="The order's `id`.")
+IMAGE_ID = OpenApiParameter("image_id", int, OpenApiParameter.PATH, description="The image's `id`.")
 
 
 def _content_length(request) -> int:
@@ -22,6 +26,7 @@ def _content_length(request) -> int:
         return 0
 
 
+@extend_schema(parameters=[ORDER_ID])
 class OrderImagesView(GenericAPIView):
     """List an order's images, or upload one (multipart field ``file``)."""
 
@@ -49,7 +54,9 @@ class OrderImagesView(GenericAPIView):
             409: error_response(
                 409, "The order is completed or cancelled: its photos can no longer change (`order_final`)."
             ),
-            413: error_response(413, "The file (or the request) is larger than the limit (`limit_bytes`)."),
+            413: OpenApiResponse(
+                RequestTooLargeErrorSerializer, "The file (or the request) is larger than the limit (`limit_bytes`)."
+            ),
             503: error_response(503, "The object store is unavailable; nothing was saved, retry."),
         },
     )
@@ -67,6 +74,7 @@ class OrderImagesView(GenericAPIView):
         return Response(ServiceOrderImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(parameters=[ORDER_ID, IMAGE_ID])
 class OrderImageDetailView(GenericAPIView):
     queryset = ServiceOrderImage.objects.all()
     serializer_class = ServiceOrderImageSerializer

@@ -2,12 +2,22 @@
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from inventory.serializers import MONEY, SparePartSerializer, format_timestamp
 from media_uploads.serializers import ServiceOrderImageSerializer
 from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
+
+
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "minLength": 1, "maxLength": 255}, {"type": "integer", "format": "int64"}]}
+)
+class RequestIdField(serializers.CharField):
+    """The client's id for an order: a string, or an integer taken as its decimal string."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=255, **kwargs)
 
 
 class OrderLineInputSerializer(serializers.Serializer):
@@ -37,8 +47,7 @@ class ClientFieldsSerializer(serializers.Serializer):
     ]
 )
 class OrderCreateSerializer(ClientFieldsSerializer):
-    request_id = serializers.CharField(
-        max_length=255,
+    request_id = RequestIdField(
         help_text="Your id for this order (string or integer). Sending it again replays the first response.",
     )
     items = OrderLineInputSerializer(
@@ -84,13 +93,12 @@ _ITEM = ServiceOrderItemSerializer()
 
 
 class ServiceOrderSerializer(serializers.ModelSerializer):
-    """An order as the API shows it, with its lines (each with its part) and its images.
+    """A service order with its lines (each with its part) and its images."""
 
-    Reads the lines and images from the attributes ``orders.selectors`` fills
-    (``Prefetch(..., to_attr=...)``), so a page of orders costs a constant number
-    of queries. ``to_representation`` is tuned like SparePartSerializer's; a test
-    holds it to DRF's generic path.
-    """
+    # Reads the lines and images from the attributes ``orders.selectors`` fills
+    # (``Prefetch(..., to_attr=...)``), so a page of orders costs a constant number
+    # of queries. ``to_representation`` is tuned like SparePartSerializer's; a test
+    # holds it to DRF's generic path. (Comments, not the docstring: that is the schema's.)
 
     items = ServiceOrderItemSerializer(many=True, read_only=True, source="item_list")
     images = ServiceOrderImageSerializer(many=True, read_only=True, source="image_list")

@@ -6,7 +6,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from maintenance.concurrency import VersionedViewMixin
-from maintenance.schema import error_response
+from maintenance.schema import (
+    InsufficientStockErrorSerializer,
+    InvalidTransitionErrorSerializer,
+    PartsNotFoundErrorSerializer,
+    StockAboveMaximumErrorSerializer,
+    error_response,
+)
 from orders import selectors, services
 from orders.filters import ServiceOrderFilter
 from orders.serializers import (
@@ -16,12 +22,13 @@ from orders.serializers import (
     ServiceOrderSerializer,
 )
 
-ORDER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+# The route's pattern (\d{1,18}) would be documented as a string; an order's id is an integer.
+ORDER_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The order's `id`.")
 
 
 @extend_schema_view(
     list=extend_schema(summary="List service orders"),
-    retrieve=extend_schema(summary="Get a service order"),
+    retrieve=extend_schema(summary="Get a service order", parameters=[ORDER_ID]),
 )
 class ServiceOrderViewSet(
     VersionedViewMixin,
@@ -54,11 +61,15 @@ class ServiceOrderViewSet(
         request=OrderCreateSerializer,
         responses={
             201: ServiceOrderSerializer,
-            404: error_response(404, "A spare part named in `items` does not exist (`missing_ids`)."),
+            404: error_response(
+                404, "Spare parts named in `items` do not exist (`missing_ids`).", PartsNotFoundErrorSerializer
+            ),
             409: error_response(
                 409,
                 "Not enough stock for a line (`insufficient_stock`, nothing written), the `request_id` is already "
-                "taken by another order, or its first request is still running (retry after `Retry-After`).",
+                "taken by another order (`duplicate_request`), or its first request is still running (retry after "
+                "`Retry-After`).",
+                InsufficientStockErrorSerializer,
             ),
         },
     )
@@ -76,6 +87,7 @@ class ServiceOrderViewSet(
 
     @extend_schema(
         summary="Edit client fields or move the status",
+        parameters=[ORDER_ID],
         request=OrderUpdateSerializer,
         responses={
             200: ServiceOrderSerializer,
@@ -83,6 +95,8 @@ class ServiceOrderViewSet(
                 409,
                 "The status cannot move there from the current one (`invalid_transition`), or cancelling would return "
                 "a part's stock past its maximum (`stock_above_maximum`).",
+                InvalidTransitionErrorSerializer,
+                StockAboveMaximumErrorSerializer,
             ),
         },
     )
@@ -94,11 +108,18 @@ class ServiceOrderViewSet(
 
     @extend_schema(
         summary="Add a line to an open order",
+        parameters=[ORDER_ID],
         request=OrderLineInputSerializer,
         responses={
             201: ServiceOrderSerializer,
-            404: error_response(404, "The order or the spare part does not exist."),
-            409: error_response(409, "The order is closed (`order_final`) or stock is short (`insufficient_stock`)."),
+            404: error_response(
+                404, "The order or the spare part does not exist (`missing_ids`).", PartsNotFoundErrorSerializer
+            ),
+            409: error_response(
+                409,
+                "The order is closed (`order_final`) or stock is short (`insufficient_stock`).",
+                InsufficientStockErrorSerializer,
+            ),
         },
     )
     @action(detail=True, methods=["post"], url_path="items")
@@ -110,13 +131,14 @@ class ServiceOrderViewSet(
 
     @extend_schema(
         summary="Remove a line from an open order (its stock is returned)",
-        parameters=[OpenApiParameter("item_id", int, OpenApiParameter.PATH)],
+        parameters=[ORDER_ID, OpenApiParameter("item_id", int, OpenApiParameter.PATH, description="The line's `id`.")],
         responses={
             200: ServiceOrderSerializer,
             409: error_response(
                 409,
                 "The order is closed (`order_final`), this is its last line (`last_item`), or the returned stock "
                 "would pass the part's maximum (`stock_above_maximum`).",
+                StockAboveMaximumErrorSerializer,
             ),
         },
     )

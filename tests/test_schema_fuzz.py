@@ -112,20 +112,20 @@ def _known_path_parameters(seeded) -> dict[str, list[dict]]:
     item_ids = [item.pk for o in seeded["orders"] for item in o.items.all()]
     skus = [part.sku for part in seeded["parts"]]
     return {
-        "/api/v1/audit/{id}/": [{"id": pk} for pk in seeded["audit_ids"]],
-        "/api/v1/categories/{id}/": [{"id": seeded["category"].pk}],
-        "/api/v1/items/{sku}/": [{"sku": sku} for sku in skus],
-        "/api/v1/items/{sku}/adjust-stock/": [{"sku": sku} for sku in skus],
-        "/api/v1/items/{sku}/movements/": [{"sku": sku} for sku in skus],
-        "/api/v1/orders/{id}/": [{"id": o.pk} for o in seeded["orders"]],
-        "/api/v1/orders/{id}/items/": [{"id": o.pk} for o in seeded["orders"]],
-        "/api/v1/orders/{id}/items/{item_id}/": [
+        "/api/v1/audit/{id}": [{"id": pk} for pk in seeded["audit_ids"]],
+        "/api/v1/categories/{id}": [{"id": seeded["category"].pk}],
+        "/api/v1/items/{sku}": [{"sku": sku} for sku in skus],
+        "/api/v1/items/{sku}/adjust-stock": [{"sku": sku} for sku in skus],
+        "/api/v1/items/{sku}/movements": [{"sku": sku} for sku in skus],
+        "/api/v1/orders/{id}": [{"id": o.pk} for o in seeded["orders"]],
+        "/api/v1/orders/{id}/items": [{"id": o.pk} for o in seeded["orders"]],
+        "/api/v1/orders/{id}/items/{item_id}": [
             {"id": item.order_id, "item_id": item.pk} for o in seeded["orders"] for item in o.items.all()
         ]
         + [{"id": order.pk, "item_id": pk} for pk in item_ids],
-        "/api/v1/orders/{order_id}/image/": [{"order_id": order.pk}],
-        "/api/v1/orders/{order_id}/images/": [{"order_id": order.pk}],
-        "/api/v1/orders/{order_id}/images/{image_id}/": [{"order_id": order.pk, "image_id": seeded["image"].pk}],
+        "/api/v1/orders/{order_id}/image": [{"order_id": order.pk}],
+        "/api/v1/orders/{order_id}/images": [{"order_id": order.pk}],
+        "/api/v1/orders/{order_id}/images/{image_id}": [{"order_id": order.pk, "image_id": seeded["image"].pk}],
     }
 
 
@@ -158,7 +158,7 @@ def api_schema(live_server_url, seeded):
 
     @schema.hook
     def before_generate_body(context, strategy):
-        if context.operation.path in ("/api/v1/orders/", "/api/v1/orders/{id}/items/"):
+        if context.operation.path in ("/api/v1/orders", "/api/v1/orders/{id}/items"):
             # Two bodies in three name real parts; the rest keep the generated ids (404s).
             real = st.tuples(strategy, st.sampled_from(part_ids)).map(_with_real_part)
             return st.one_of(strategy, real, real)
@@ -192,16 +192,16 @@ def session():
 # Lookups that must have reached a seeded row at least once, so the run is not
 # only 404s and 400s.
 MUST_SUCCEED = {
-    "GET /api/v1/audit/{id}/",
-    "GET /api/v1/categories/{id}/",
-    "GET /api/v1/items/{sku}/",
-    "GET /api/v1/items/{sku}/movements/",
-    "POST /api/v1/items/{sku}/adjust-stock/",
-    "GET /api/v1/orders/{id}/",
-    "GET /api/v1/orders/{order_id}/images/",
-    "GET /api/v1/orders/{order_id}/images/{image_id}/",
-    "POST /api/v1/orders/",
-    "POST /api/v1/orders/{id}/items/",
+    "GET /api/v1/audit/{id}",
+    "GET /api/v1/categories/{id}",
+    "GET /api/v1/items/{sku}",
+    "GET /api/v1/items/{sku}/movements",
+    "POST /api/v1/items/{sku}/adjust-stock",
+    "GET /api/v1/orders/{id}",
+    "GET /api/v1/orders/{order_id}/images",
+    "GET /api/v1/orders/{order_id}/images/{image_id}",
+    "POST /api/v1/orders",
+    "POST /api/v1/orders/{id}/items",
 }
 
 
@@ -237,7 +237,7 @@ def _fresh_idempotency_keys(case) -> None:
 
     if case.headers and "Idempotency-Key" in case.headers:
         case.headers["Idempotency-Key"] = fresh(case.headers["Idempotency-Key"])
-    if case.operation.label == "POST /api/v1/orders/" and isinstance(case.body, dict) and "request_id" in case.body:
+    if case.operation.label == "POST /api/v1/orders" and isinstance(case.body, dict) and "request_id" in case.body:
         case.body["request_id"] = fresh(case.body["request_id"])
 
 

@@ -4,16 +4,29 @@ import django_filters
 from django.apps import apps
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
-from maintenance.filters import IsoDateTimeFilter
+from maintenance.filters import IdFilter, IsoDateTimeFilter
 from maintenance.permissions import CanReadAuditTrail
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Each changed field mapped to `[old, new]` (`old` is null on create, `new` on delete).",
+        "additionalProperties": {"type": "array", "items": {}, "minItems": 2, "maxItems": 2},
+        "example": {"stock": [500, 450]},
+    }
+)
+class ChangesField(serializers.JSONField):
+    pass
+
+
 class AuditorSerializer(serializers.ModelSerializer):
+    changes = ChangesField(read_only=True)
     model = serializers.CharField(source="content_type.model", read_only=True)
     app_label = serializers.CharField(source="content_type.app_label", read_only=True)
     actor = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
@@ -40,7 +53,7 @@ class AuditorSerializer(serializers.ModelSerializer):
 class AuditorFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="content_type__model", lookup_expr="iexact")
     object_id = django_filters.CharFilter()
-    actor = django_filters.NumberFilter(field_name="actor_id", decimal_places=0, max_digits=19)  # 3.7 is not user 3
+    actor = IdFilter(field_name="actor_id", help_text="The acting user's id.")
     action = django_filters.ChoiceFilter(choices=Auditor.Action.choices)
     since = IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
     until = IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")

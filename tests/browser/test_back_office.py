@@ -263,9 +263,10 @@ def test_api_docs_render_without_leaving_the_machine(page: Page, network, snapsh
 
     page.goto(f"{base}/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Maintenance Service API")
-    for path in ("/api/v1/orders/", "/api/v1/orders/{id}/items/", "/api/v1/items/", "/api/v1/items/{sku}/"):
+    # (Paths are documented without their trailing slash; the server takes both.)
+    for path in ("/api/v1/orders", "/api/v1/orders/{id}/items", "/api/v1/items", "/api/v1/items/{sku}"):
         expect(page.locator(f".opblock-summary-path[data-path='{path}']").first).to_be_visible()
-    expect(page.locator(".opblock-post .opblock-summary-path[data-path='/api/v1/orders/']")).to_have_count(1)
+    expect(page.locator(".opblock-post .opblock-summary-path[data-path='/api/v1/orders']")).to_have_count(1)
     page.wait_for_load_state("networkidle")
     snapshot("05-swagger-ui", full_page=False)
     network.assert_stays_local()
@@ -280,8 +281,8 @@ def test_api_docs_render_without_leaving_the_machine(page: Page, network, snapsh
         # Redoc's menu entry and the operation's section (its id ends with the operation id).
         expect(page.locator(f"[role=menuitem][data-item-id$='/operation/{operation}']")).to_have_count(1)
         expect(page.locator(f"[id$='/operation/{operation}'] h2")).to_be_visible()
-    expect(page.locator("[id$='/operation/orders_create']")).to_contain_text("/api/v1/orders/")
-    expect(page.locator("[id$='/operation/items_retrieve']")).to_contain_text("/api/v1/items/{sku}/")
+    expect(page.locator("[id$='/operation/orders_create']")).to_contain_text("/api/v1/orders")
+    expect(page.locator("[id$='/operation/items_retrieve']")).to_contain_text("/api/v1/items/{sku}")
     page.wait_for_load_state("networkidle")
     snapshot("06-redoc", full_page=False)
     network.assert_stays_local()
