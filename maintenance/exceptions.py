@@ -18,6 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -115,6 +116,15 @@ def exception_handler(exc, context):
 
 def json_error(status_code: int, detail: str, code: str, **extra) -> JsonResponse:
     return JsonResponse(_with_request_id({"detail": detail, "code": code, **extra}), status=status_code)
+
+
+API_NOT_FOUND = "api-not-found"  # the route's name: it answers, but no view of the API does
+
+
+@csrf_exempt  # as DRF's views are: a token client's write gets the 404, not a CSRF 403
+def api_not_found(request, *args, **kwargs):
+    """The view of every path under ``/api/`` that no route takes."""
+    return json_error(404, "Not found.", "not_found")
 
 
 def handler404(request, exception=None):

@@ -8,16 +8,30 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from inventory.views import CategoryViewSet, SparePartViewSet
 from maintenance.audit.api import AuditorViewSet
+from maintenance.exceptions import API_NOT_FOUND, api_not_found
 from maintenance.health import health, liveness
 from maintenance.routers import OptionalSlashRouter
 from media_uploads.views import OrderImageDetailView, OrderImagesView
 from orders.views import ServiceOrderViewSet
+
+
+class SwaggerView(SpectacularSwaggerView):
+    # Pages, read only: DRF answers OPTIONS with data, which their HTML template cannot render (a 500).
+    http_method_names = ["get", "head"]
+
+
+class RedocView(SpectacularRedocView):
+    http_method_names = ["get", "head"]
+
 
 router = OptionalSlashRouter()
 router.register("categories", CategoryViewSet, basename="category")
 router.register("items", SparePartViewSet, basename="sparepart")
 router.register("orders", ServiceOrderViewSet, basename="serviceorder")
 router.register("audit", AuditorViewSet, basename="audit")
+
+# The API root without its slash is the same view (the browsable API's breadcrumbs show it once).
+API_ROOT = next(pattern.callback for pattern in router.urls if pattern.name == "api-root")
 
 image_urls = [
     # The seed's upload route, kept for its clients.
@@ -52,12 +66,16 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(image_urls)),
     path("api/v1/", include(router.urls)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
-    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema")),
+    re_path(r"^api/v1$", API_ROOT, name="api-root-without-slash"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", SwaggerView.as_view(url_name="schema")),
+    path("redoc", RedocView.as_view(url_name="schema"), name="redoc"),
+    path("redoc/", RedocView.as_view(url_name="schema")),
     path("api-auth/", include(api_auth_urls)),
+    # Anything else under /api/: a JSON 404 for every method, also under DEBUG (whose
+    # 404 page is HTML) and for a write missing its slash (see maintenance.slashes).
+    re_path(r"^api(?:/|$)", api_not_found, name=API_NOT_FOUND),
 ]
 
 handler400 = "maintenance.exceptions.handler400"

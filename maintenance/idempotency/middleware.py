@@ -39,6 +39,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from maintenance.exceptions import API_NOT_FOUND
 from maintenance.idempotency.models import ProcessedRequest
 from maintenance.timing import current_request_id
 
@@ -190,8 +191,10 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         # A path no view answers gets the resolver's 404, not a stored record of it.
         try:
-            resolve(request.path_info)
+            match = resolve(request.path_info)
         except Resolver404:
+            return self.get_response(request)
+        if match.url_name == API_NOT_FOUND:  # the catch-all JSON 404 under /api/
             return self.get_response(request)
         user = authenticate(request)
         if user is None:
