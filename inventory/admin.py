@@ -142,6 +142,13 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
                     fields["stock"] = data["stock"]
                 note = data.get("stock_note") or "Changed in the admin"
                 part = services.update_spare_part(obj, note=note, **fields) if fields else obj
+                old_sku = form.initial.get("sku")
+                if part.sku != old_sku:
+                    messages.warning(
+                        request,
+                        f"The SKU changed from {old_sku} to {part.sku}: the part's API address changed with it "
+                        f"(/api/v1/items/{part.sku}); clients that kept the old SKU must use the new one.",
+                    )
             else:
                 part = services.create_spare_part(
                     name=data["name"],

@@ -47,6 +47,10 @@ class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
     class Meta:
         model = SparePart
         fields = ["name", "sku", "category", "price", "stock", "min_stock"]
+        help_texts = {
+            "sku": "CLASS-MATERIAL-SIZE-LENGTH. Fixed through the API once created; renaming it here changes "
+            "the part's API address (/api/v1/items/<SKU>) for every client.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -139,12 +139,19 @@ class SparePartCreateSerializer(serializers.Serializer):
     category_id = CategoryIdField(required=False, help_text="Id of an existing category, or null.")
 
 
+SKU_READ_ONLY = (
+    "This field is read-only: a part's SKU is fixed once created, as clients use it in URLs "
+    "(staff can rename a part in the admin)."
+)
+
+
 @extend_schema_serializer(
     examples=[OpenApiExample("New price and stock", value={"price": "0.50", "stock": 450}, request_only=True)]
 )
 class SparePartUpdateSerializer(serializers.Serializer):
+    """The fields to change. `sku` is not among them: a body that names it is refused (400)."""
+
     name = serializers.CharField(max_length=200, required=False)
-    sku = SkuField(required=False)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"), required=False)
     stock = serializers.IntegerField(
         min_value=0, max_value=MAX_STOCK, required=False, help_text="New stock; recorded as an adjustment."
@@ -152,6 +159,20 @@ class SparePartUpdateSerializer(serializers.Serializer):
     min_stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
     category_id = CategoryIdField(required=False)
     note = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="Ledger note.")
+
+    def to_internal_value(self, data):
+        # Refused, not ignored as DRF ignores a read-only field: a client renaming a part
+        # must learn it did not happen. Reported with the other fields' errors.
+        errors = {}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors = dict(exc.detail)
+        if isinstance(data, dict) and "sku" in data:
+            errors["sku"] = [serializers.ErrorDetail(SKU_READ_ONLY, code="read_only")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class StockAdjustmentSerializer(serializers.Serializer):

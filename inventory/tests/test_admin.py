@@ -518,3 +518,15 @@ def test_receiving_needs_the_ledger_permission(client):
     viewer = make_user(groups=(VIEWERS,), is_staff=True)
     client.force_login(viewer)
     assert client.get(RECEIVE).status_code == 403
+
+
+def test_staff_can_rename_a_sku_in_the_admin_with_a_warning_and_an_audit_entry(staff):
+    part = SparePartFactory(sku="A-STL-M10-50")
+    response = staff.post(change_url(part), part_form(part, sku="A-STL-M10-55"), follow=True)
+    assert response.status_code == 200
+    shown = [str(message) for message in response.context["messages"]]
+    assert any("The SKU changed from A-STL-M10-50 to A-STL-M10-55" in message for message in shown), shown
+    part.refresh_from_db()
+    assert part.sku == "A-STL-M10-55"
+    entry = Auditor.objects.filter(object_id=str(part.pk), action=Auditor.Action.UPDATE).latest("id")
+    assert entry.changes["sku"] == ["A-STL-M10-50", "A-STL-M10-55"]

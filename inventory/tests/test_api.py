@@ -119,7 +119,7 @@ def test_sku_with_slash_whitespace_control_or_format_characters_is_400(api, sku,
     )
     assert response.json()["code"] == "invalid_sku"
     renamed = api.patch("/api/v1/items/Z-STL-M1-1/", {"sku": sku}, format="json")
-    assert renamed.status_code == 400 and renamed.json()["code"] == "invalid_sku"
+    assert renamed.status_code == 400 and "read-only" in renamed.json()["sku"][0]
     assert list(SparePart.objects.values_list("sku", flat=True)) == ["Z-STL-M1-1"]
 
 
@@ -678,3 +678,20 @@ def test_a_new_stock_through_patch_needs_the_ledger_permission_like_adjust_stock
     assert refused.status_code == 403, refused.content
     part.refresh_from_db()
     assert (part.price, part.stock, part.movements.count()) == (Decimal("2.00"), 5, 1)
+
+
+def test_patch_naming_the_sku_is_400_read_only_and_changes_nothing(api):
+    SparePartFactory(sku="Z-STL-M1-1", price=Decimal("1.00"))
+    for body in ({"sku": "Z-STL-M1-2"}, {"sku": "Z-STL-M1-1"}, {"sku": "Z-STL-M1-2", "price": "2.00"}):
+        response = api.patch("/api/v1/items/Z-STL-M1-1", body, format="json")
+        assert response.status_code == 400, response.content
+        assert response.json() == {
+            "sku": [
+                "This field is read-only: a part's SKU is fixed once created, as clients use it in URLs "
+                "(staff can rename a part in the admin)."
+            ]
+        }
+    both = api.patch("/api/v1/items/Z-STL-M1-1", {"sku": "Z-STL-M1-2", "price": "-1"}, format="json")
+    assert set(both.json()) == {"sku", "price"}
+    assert list(SparePart.objects.values_list("sku", "price")) == [("Z-STL-M1-1", Decimal("1.00"))]
+    assert api.get("/api/v1/items/Z-STL-M1-1").status_code == 200
