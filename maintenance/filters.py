@@ -132,13 +132,21 @@ class OrderingFilter(filters.OrderingFilter):
         """``ordering`` with the keys this view sorts by, each ascending or descending (``-``)."""
         keys = [field if isinstance(field, str) else field[0] for field in getattr(view, "ordering_fields", ())]
         default = ",".join(getattr(view, "ordering", ()) or ())
+        values = [prefix + key for key in keys for prefix in ("", "-")]
         return [
             {
                 "name": self.ordering_param,
                 "required": False,
                 "in": "query",
                 "description": f"Sort key; `-` sorts descending. Default `{default}`; ties go by `id`.",
-                "schema": {"type": "string", "enum": [prefix + key for key in keys for prefix in ("", "-")]},
+                "schema": {
+                    "type": "string",
+                    "enum": values,
+                    # Names for generated enums (price, price_desc), not VALUE_1…
+                    "x-enum-varnames": [
+                        value.removeprefix("-") + ("_desc" if value[0] == "-" else "") for value in values
+                    ],
+                },
             }
         ]
 

@@ -253,20 +253,27 @@ def _headers(method: str, status_code: str) -> dict:
     return headers
 
 
+NULL_OBJECT = {"type": "object", "nullable": True, "enum": [None], "description": "null"}
+
+
 def _typed_nullables(node) -> None:
     """Give every ``nullable`` a ``type`` beside it, and turn every ``oneOf`` into ``anyOf``.
 
     OpenAPI 3.0 ignores ``nullable`` on a schema without ``type``, and drf-spectacular
     writes a nullable nested object as ``{allOf: [$ref], nullable: true}``: strict
-    validators then refuse `null`. ``oneOf`` fails a value that matches two of its
-    alternatives (an empty string is both "an email or empty" options to a validator
-    that does not check `format`, and the plain Error matches every typed error).
+    validators then refuse `null`. It becomes ``{anyOf: [$ref, <null>]}``, where the
+    null alternative is a typed schema (generators read it as "or None"/"| null").
+    ``oneOf`` fails a value that matches two of its alternatives (to a validator that
+    does not check `format`, an empty string is both "an email" and "empty", and the
+    plain Error matches every typed error).
     """
     if isinstance(node, dict):
         if "oneOf" in node:
             node["anyOf"] = node.pop("oneOf")
         if node.get("nullable") and "type" not in node and "allOf" in node:
-            node["type"] = "object"
+            # OpenAPI 3.0's way of saying "this object, or null": the null alternative has a type.
+            node["anyOf"] = [*node.pop("allOf"), NULL_OBJECT]
+            del node["nullable"]
         for value in node.values():
             _typed_nullables(value)
     elif isinstance(node, list):
