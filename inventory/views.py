@@ -94,6 +94,12 @@ class SparePartViewSet(
     def get_object(self):
         return services.get_part_by_sku(self.kwargs["sku"])
 
+    def browsable_api_example(self, method: str) -> dict | None:
+        """The browsable API's raw-data box for a new part (its list serializer would give ``{}``)."""
+        if method != "POST" or self.detail:
+            return None
+        return {"name": "Hex bolt M10x50", "sku": "A-STL-M10-50", "price": "0.45", "stock": 0, "category_id": None}
+
     @extend_schema(
         summary="Create a spare part",
         request=SparePartCreateSerializer,

@@ -201,7 +201,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's, with raw-data boxes pre-filled with a valid example (maintenance.renderers).
+        "maintenance.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "maintenance.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -1,10 +1,13 @@
 """Service-order API: thin viewsets that route to :mod:`orders.services`."""
 
+import uuid
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from inventory.models import SparePart
 from maintenance.concurrency import VersionedViewMixin
 from maintenance.schema import (
     InsufficientStockErrorSerializer,
@@ -47,6 +50,20 @@ class ServiceOrderViewSet(
         "add_item": ["orders.change_serviceorder"],
         "remove_item": ["orders.change_serviceorder"],
     }
+
+    def browsable_api_example(self, method: str) -> dict | None:
+        """The browsable API's raw-data box for a new order: a fresh request_id and one line."""
+        if method != "POST" or self.detail:
+            return None
+        part_id = SparePart.objects.filter(stock__gt=0).order_by("sku").values_list("pk", flat=True).first()
+        return {
+            "request_id": f"browser-{uuid.uuid4().hex[:12]}",
+            "client_name": "",
+            "client_phone": "",
+            "client_email": "",
+            "description": "",
+            "items": [{"spare_part_id": part_id or 1, "quantity": 1}],
+        }
 
     def _respond(self, order_id: int, status_code: int = status.HTTP_200_OK) -> Response:
         return Response(ServiceOrderSerializer(selectors.order_with_details(order_id)).data, status=status_code)

@@ -51,13 +51,15 @@ class AuditorSerializer(serializers.ModelSerializer):
 
 
 class AuditorFilter(django_filters.FilterSet):
-    model = django_filters.CharFilter(field_name="content_type__model", lookup_expr="iexact")
-    object_id = django_filters.CharFilter()
-    actor = IdFilter(field_name="actor_id", help_text="The acting user's id.")
-    action = django_filters.ChoiceFilter(choices=Auditor.Action.choices)
-    since = IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    until = IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt")
-    request_id = django_filters.CharFilter()
+    model = django_filters.CharFilter(
+        field_name="content_type__model", lookup_expr="iexact", label="Model", help_text="e.g. `sparepart`."
+    )
+    object_id = django_filters.CharFilter(label="Object id")
+    actor = IdFilter(field_name="actor_id", label="Actor (user id)", help_text="The acting user's id.")
+    action = django_filters.ChoiceFilter(choices=Auditor.Action.choices, label="Action")
+    since = IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="At or after")
+    until = IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="Before")
+    request_id = django_filters.CharFilter(label="Request id")
 
     class Meta:
         model = Auditor
