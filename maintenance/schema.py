@@ -30,6 +30,8 @@ and a nullable object as ``anyOf`` its schema or a typed null.
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer
 from rest_framework import serializers
 
@@ -238,6 +240,21 @@ def _add_parameter(operation: dict, parameter: dict) -> None:
             parameters[index] = parameter
             return
     parameters.append(parameter)
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's, describing an operation by its own words only.
+
+    drf-spectacular falls back to the view class's docstring, which is written for
+    the people maintaining it (and inherited from mixins such as
+    ``maintenance.concurrency.VersionedViewMixin``): every operation of a view
+    carried it. An operation is described by ``extend_schema(description=...)`` or
+    its method's docstring, else only by its summary.
+    """
+
+    def get_description(self) -> str:
+        action = getattr(self.view, getattr(self.view, "action", self.method.lower()), None)
+        return get_doc(action)
 
 
 NOT_REPLAYED = {"401", "403", "413", "429"}  # answers maintenance.idempotency never stores

@@ -211,7 +211,7 @@ REST_FRAMEWORK = {
         "maintenance.filters.SearchFilter",
         "maintenance.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "maintenance.schema.AutoSchema",
     "EXCEPTION_HANDLER": "maintenance.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "maintenance.throttling.AnonRateThrottle",
