@@ -12,7 +12,7 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: run test test-fast browser-deps client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-inprocess clean-state help
+.PHONY: run test test-fast browser-deps client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-data bench-inprocess clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -25,6 +25,7 @@ help:
 	@echo "make shell          Django shell against the local services"
 	@echo "make token USER=x   print (creating if needed) the API token of user x"
 	@echo "make bench          the load benchmark (see bench/README.md)"
+	@echo "make bench-data     the big data set of issue 24 for bench S6 (BENCH_DATA_ARGS=\"--scale 0.01\"; ~8 GB at 1)"
 	@echo "make bench-inprocess  CPU per order / catalogue page in one process (BENCH_ARGS=\"orders --profile\")"
 	@echo "make services-stop  stop the local PostgreSQL and S3"
 
@@ -101,6 +102,9 @@ services-status: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-data: $(STAMP)
+	$(PY) -m bench.bigdata $(BENCH_DATA_ARGS)
 
 bench-inprocess: $(STAMP)
 	DEV_DB_NAME=maintenance_inprocess $(DEV) exec -- $(PY) -m bench.inprocess $(BENCH_ARGS)
