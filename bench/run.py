@@ -16,7 +16,9 @@ One repeat:
 * **S2c** replay storm: 48 request_ids sent 4 times each at the same instant → exactly 48 orders;
 * **S3** GET /api/v1/items/?limit=50 at 16;
 * **S4** S1 at concurrency 1, 4, 16, 64;
-* **S5** S1 again after preloading 200,000 orders with SQL.
+* **S5** S1 again after preloading 200,000 orders with SQL;
+* **S6** (only when ``make bench-data`` has built its database; :mod:`bench.s6`) the
+  latency of every admin page and API list on years of data, one client.
 
 The results (medians and ranges over the repeats, ratios to the ceiling of the
 same repeat) go to ``bench/results/<timestamp>.json`` and ``.md``.
@@ -58,6 +60,7 @@ VENV_BIN = Path(sys.executable).parent
 os.environ.setdefault("DEV_DB_NAME", "maintenance_bench")
 os.environ.setdefault("AWS_STORAGE_BUCKET_NAME", "maintenance-bench")
 
+from bench import s6  # noqa: E402
 from bench.tools import ensure_command  # noqa: E402
 from maintenance import devservices  # noqa: E402
 
@@ -109,6 +112,9 @@ class Config:
     quick: bool = False
     reference: bool = False
     keep_db: bool = False
+    s6: str = "auto"  # auto: when the big data set exists; only: S6 alone; off
+    s6_requests: int = 10
+    s6_page: str | None = None
     env_overrides: dict = field(default_factory=dict)
 
     @classmethod
@@ -1222,6 +1228,14 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--profile", action="store_true", help="py-spy profile of S1 after the last repeat")
     parser.add_argument("--reference", action="store_true", help="also write bench/results/reference.{json,md}")
     parser.add_argument("--keep-db", action="store_true", help="keep the bench databases afterwards")
+    parser.add_argument(
+        "--s6",
+        choices=("auto", "only", "off"),
+        default="auto",
+        help="S6 on the big data set (make bench-data): auto = when it exists, only = S6 alone, off",
+    )
+    parser.add_argument("--s6-requests", type=int, default=10, help="measured requests per S6 page (default 10)")
+    parser.add_argument("--s6-page", help="S6: only the pages whose label contains this text")
     args = parser.parse_args(argv)
     kwargs = {
         "conn_max_age": args.conn_max_age,
@@ -1239,7 +1253,52 @@ def parse_args(argv: list[str] | None) -> Config:
         cfg.preload_orders = args.preload
     cfg.reference = args.reference
     cfg.keep_db = args.keep_db
+    cfg.s6 = args.s6
+    cfg.s6_requests = args.s6_requests
+    cfg.s6_page = args.s6_page
     return cfg
+
+
+def run_s6(cfg: Config, db: Database, base_env: dict) -> dict:
+    return s6.run(db, base_env, requests=cfg.s6_requests, only=cfg.s6_page, log=log)
+
+
+def s6_target(result: dict) -> dict:
+    over = result["over_budget"]
+    return {"key": "S6.over_budget", "value": over, "goal": "== 0", "met": over == 0}
+
+
+def run_s6_only(cfg: Config, db: Database, base_env: dict, started_at: dt.datetime, started: float) -> int:
+    result = run_s6(cfg, db, base_env)
+    report = {
+        "started": started_at.isoformat(timespec="seconds"),
+        "total_seconds": round(time.monotonic() - started, 1),
+        "config": asdict(cfg),
+        "machine": machine_description(db, cfg, 0),
+        "targets": {"S6 every page within budget": s6_target(result)},
+        "S6": result,
+    }
+    m = report["machine"]
+    text = "\n".join(
+        [
+            f"# Load benchmark, S6 only — {report['started']}",
+            "",
+            f"- {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB RAM; {m['postgresql']}; "
+            f"load average at start {' '.join(m['loadavg_at_start'])}; commit {m['git']}",
+            "",
+            *s6.markdown(result),
+        ]
+    )
+    stamp = started_at.strftime("%Y%m%d-%H%M%S")
+    outputs = [RESULTS_DIR / f"{stamp}-S6.json"]
+    if cfg.reference:
+        outputs.append(RESULTS_DIR / "reference-S6.json")
+    for path in outputs:
+        path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
+        path.with_suffix(".md").write_text(text + "\n")
+    print(text)
+    log(f"results: {', '.join(str(p.relative_to(PROJECT_DIR)) for p in outputs)} (+ .md)")
+    return 0 if result["over_budget"] == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1254,6 +1313,12 @@ def main(argv: list[str] | None = None) -> int:
     db = Database(state["postgres"]["socket_dir"])
     try:
         base_env = gunicorn_env(cfg, state, db)
+        big_data = cfg.s6 != "off" and s6.big_data_present(db)
+        if cfg.s6 == "only":
+            if not big_data:
+                log(f"S6: no big data set ({s6.BIG_DB}); run `make bench-data` first")
+                return 2
+            return run_s6_only(cfg, db, base_env, started_at, started)
         token, user_id = build_template(db, base_env)
         ctx = RunContext(
             config=cfg,
@@ -1269,6 +1334,7 @@ def main(argv: list[str] | None = None) -> int:
             repeats.append(run_repeat(ctx, number))
         flats = [flatten(rep) for rep in repeats]
         summary = aggregate(flats)
+        s6_result = run_s6(cfg, db, base_env) if big_data else None
         report = {
             "started": started_at.isoformat(timespec="seconds"),
             "total_seconds": round(time.monotonic() - started, 1),
@@ -1281,11 +1347,16 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary,
             "repeats": repeats,
         }
+        if s6_result:
+            report["S6"] = s6_result
+            report["targets"]["S6 every page within budget"] = s6_target(s6_result)
         stamp = started_at.strftime("%Y%m%d-%H%M%S")
         outputs = [RESULTS_DIR / f"{stamp}.json"]
         if cfg.reference:
             outputs.append(RESULTS_DIR / "reference.json")
         text = markdown(report)
+        if s6_result:
+            text += "\n" + "\n".join(s6.markdown(s6_result)) + "\n"
         for path in outputs:
             path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
             path.with_suffix(".md").write_text(text)
