@@ -53,6 +53,8 @@ class SparePart(TimestampedModel):
         ]
         indexes = [
             models.Index(fields=["name"], name="inventory_sparepart_name_idx"),
+            # The API's price range filter and ordering (prices change rarely: no cost per order).
+            models.Index(fields=["price"], name="inventory_sparepart_price_idx"),
         ]
 
     def __str__(self) -> str:
@@ -100,6 +102,8 @@ class StockMovement(models.Model):
         ]
         indexes = [
             models.Index(fields=["spare_part", "-date_created", "-id"], name="inventory_movement_part_idx"),
+            # The ledger's default order (admin list, newest first) on ten million rows.
+            models.Index(fields=["-date_created", "-id"], name="inventory_movement_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -42,6 +42,8 @@ class ServiceOrder(TimestampedModel):
         related_name="service_orders",
         db_index=False,  # the unique (created_by, request_id) constraint's index serves it
     )
+    # Indexed by orders_created_idx (date_created, id), the lists' default order.
+    date_created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-date_created", "-id"]
@@ -58,6 +60,9 @@ class ServiceOrder(TimestampedModel):
             models.CheckConstraint(condition=Q(status__in=OrderStatus.values), name="orders_serviceorder_status_valid"),
         ]
         indexes = [
+            models.Index(fields=["-date_created", "-id"], name="orders_created_idx"),
+            # ?ordering=-total (ties by id, maintenance.filters.OrderingFilter): no top-N sort of every order.
+            models.Index(fields=["-total", "-id"], name="orders_total_idx"),
             models.Index(fields=["status", "-date_created"], name="orders_status_created_idx"),
             models.Index(fields=["request_id"], name="orders_request_id_idx"),
         ]

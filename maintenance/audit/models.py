@@ -1,6 +1,10 @@
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
+from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Upper
 
 
 class Auditor(models.Model):
@@ -38,9 +42,18 @@ class Auditor(models.Model):
         indexes = [
             models.Index(fields=["content_type", "object_id", "-timestamp"], name="audit_object_idx"),
             models.Index(fields=["actor", "-timestamp"], name="audit_actor_idx"),
-            models.Index(fields=["-timestamp"], name="audit_time_idx"),
+            # The trail's default order, newest first, ties by id.
+            models.Index(fields=["-timestamp", "-id"], name="audit_time_id_idx"),
             # Exact lookups only: no second, pattern-ops index as db_index=True makes.
             models.Index(fields=["request_id"], name="audit_request_idx"),
+            # The admin's search by object name (icontains is UPPER(col) LIKE UPPER('%…%')).
+            GinIndex(OpClass(Upper("object_repr"), name="gin_trgm_ops"), name="audit_object_repr_trgm"),
+            # An order's History: its lines' and photos' rows carry the order id in their changes.
+            GinIndex(
+                OpClass(KeyTransform("order_id", "changes"), name="jsonb_path_ops"),
+                condition=Q(changes__has_key="order_id"),
+                name="audit_changes_order_idx",
+            ),
         ]
 
     def __str__(self) -> str:
