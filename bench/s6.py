@@ -22,6 +22,7 @@ import time
 from urllib.parse import quote, urlencode
 
 from bench.bigdata import BENCH_PASSWORD, BENCH_USER, BIG_DB
+from maintenance.admin_pagination import MAX_PAGES
 
 ADMIN_BUDGET_MS = 300
 API_BUDGET_MS = 150
@@ -72,9 +73,10 @@ def pages(db) -> list[tuple[str, str, str]]:
     one_day = {"date_created__year": latest.year, "date_created__month": latest.month, "date_created__day": latest.day}
     name_fragment = "Bearing"
     sku_prefix = some_sku.rsplit("-", 1)[0] + "-" + str(some_part)[:2]
-    deep_parts = max(2, parts // 50 // 2)
-    deep_orders = max(2, orders // 50 // 2)
-    deep_big = max(2, orders * 5 // 100 // 2)
+    # The admin offers MAX_PAGES pages of a big list (maintenance.admin_pagination): the last one.
+    deep_parts = min(MAX_PAGES, max(2, parts // 50 // 2))
+    deep_orders = min(MAX_PAGES, max(2, orders // 50 // 2))
+    deep_big = min(MAX_PAGES, max(2, orders * 5 // 100 // 2))
 
     def q(**params) -> str:
         return "?" + urlencode(params)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,6 +24,7 @@ from inventory.forms import CategoryAdminForm, ReceiveStockForm, ReceiveStockLin
 from inventory.models import Category, SparePart, StockMovement
 from inventory.resources import SparePartResource
 from maintenance.admin_mixins import ReadOnlyAdminMixin, ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.admin_pagination import BigTableAdminMixin
 from maintenance.audit.admin import AuditHistoryAdminMixin
 from maintenance.errors import BusinessError
 
@@ -52,7 +54,15 @@ class CategoryAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     ordering = ("name",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(part_count=Count("spare_parts"))
+        # Counted for the page's rows (by the category index), not grouped over every part.
+        parts = (
+            SparePart.objects.filter(category=OuterRef("pk"))
+            .order_by()
+            .values("category")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return super().get_queryset(request).annotate(part_count=Coalesce(Subquery(parts), 0))
 
     @admin.display(description="parts", ordering="part_count")
     def part_count(self, category: Category):
@@ -77,7 +87,7 @@ class CategoryAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SparePart)
-class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExportModelAdmin):
+class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExportModelAdmin):
     form = SparePartAdminForm
     resource_classes = [SparePartResource]
     import_formats = [CSV]
@@ -271,16 +281,25 @@ class SparePartAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, ImportExport
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StockMovementAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The ledger, read-only: movements are written by the services only."""
 
     list_display = ("date_created", "spare_part", "delta_display", "stock_after", "reason", "order", "actor", "note")
+    # No date_hierarchy: its links are a DISTINCT over every movement; the date filter is a range.
     list_filter = ("reason", "date_created")
     list_select_related = ("spare_part", "order", "actor")
-    search_fields = ("=spare_part__sku", "note")
+    search_fields = ("note",)  # an exact SKU first: see get_search_results
     search_help_text = "Exact SKU, or part of the note."
-    date_hierarchy = "date_created"
-    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        # An exact SKU: that part's movements, by the part's index (SKUs are compared as
+        # written, as their unique constraint does), not a join of every movement to its part.
+        term = search_term.strip()
+        if term and " " not in term:
+            part_id = SparePart.objects.filter(sku=term).values_list("pk", flat=True).first()
+            if part_id is not None:
+                return queryset.filter(spare_part_id=part_id), False
+        return super().get_search_results(request, queryset, search_term)
 
     def lookup_allowed(self, lookup, value, request=None):
         # ?spare_part__id__exact=… is the link from a part's page.

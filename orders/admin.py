@@ -18,10 +18,12 @@ import uuid
 
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils.html import format_html
 
+from inventory.models import SparePart
 from maintenance.admin_mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.admin_pagination import BigTableAdminMixin
 from maintenance.audit.admin import AuditHistoryAdminMixin
 from maintenance.audit.models import Auditor
 from maintenance.errors import BusinessError
@@ -147,20 +149,44 @@ class OrderImageInline(admin.TabularInline):
 
 
 @admin.register(ServiceOrder)
-class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.ModelAdmin):
+class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.ModelAdmin):
     form = ServiceOrderAdminForm
     change_form_template = "admin/orders/serviceorder/change_form.html"
     list_display = ("__str__", "status_display", "client_name", "total", "item_count", "date_created", "created_by")
+    # No date_hierarchy: its year links are a DISTINCT over every order. The date filter
+    # (today, past 7 days, this month, this year) and ?date_created__year/month/day= (the
+    # dashboard's links) are ranges on the (date_created, id) index.
     list_filter = ("status", "date_created")
     list_select_related = ("created_by",)
-    date_hierarchy = "date_created"
-    search_fields = ("client_name", "client_email", "client_phone", "=request_id", "=items__spare_part__sku")
+    # Request ids are compared as written (the unique constraint does): the btree answers.
+    # An exact SKU is looked up first (see get_search_results).
+    search_fields = ("client_name", "client_email", "client_phone", "request_id__exact")
     search_help_text = "Client name, e-mail or phone; exact request id; exact SKU of a part on the order."
     actions = ("start_orders", "complete_orders", "cancel_orders")
     list_per_page = 50
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(item_count=Count("items"))
+        # A subquery per row shown, not a GROUP BY over every order and line: PostgreSQL
+        # evaluates it for the page's rows only, and the count leaves it out.
+        lines = (
+            ServiceOrderItem.objects.filter(order=OuterRef("pk"))
+            .order_by()
+            .values("order")
+            .annotate(count=Count("pk"))
+            .values("count")
+        )
+        return super().get_queryset(request).annotate(item_count=Subquery(lines))
+
+    def get_search_results(self, request, queryset, search_term):
+        # An exact SKU: the orders that use that part (its lines by the part's index), not a
+        # join of every order to its lines and a DISTINCT.
+        term = search_term.strip()
+        if term and " " not in term:
+            part_id = SparePart.objects.filter(sku=term).values_list("pk", flat=True).first()
+            if part_id is not None:
+                orders = ServiceOrderItem.objects.filter(spare_part_id=part_id).values("order_id")
+                return queryset.filter(pk__in=orders), False
+        return super().get_search_results(request, queryset, search_term)
 
     def get_inlines(self, request, obj):
         if obj is None:
@@ -203,9 +229,9 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
     def status_display(self, order: ServiceOrder):
         return status_badge(order.status, order.get_status_display())
 
-    @admin.display(description="items", ordering="item_count")
+    @admin.display(description="items")  # not sortable: that would count every order's lines
     def item_count(self, order: ServiceOrder):
-        return order.item_count
+        return order.item_count or 0
 
     # --- saving through the services -------------------------------------------
 
@@ -319,6 +345,7 @@ class ServiceOrderAdmin(ServiceFormAdminMixin, AuditHistoryAdminMixin, admin.Mod
         types = ContentType.objects.get_for_models(ServiceOrder, ServiceOrderItem, ServiceOrderImage)
         condition = Q(content_type=types[ServiceOrder], object_id=str(obj.pk))
         for model in (ServiceOrderItem, ServiceOrderImage):
-            # Creation and deletion rows carry the order id in their changes.
-            condition |= Q(content_type=types[model], changes__order_id__contains=[obj.pk])
+            # Creation and deletion rows carry the order id in their changes; has_key names the
+            # partial index on changes->'order_id' (audit_changes_order_idx).
+            condition |= Q(content_type=types[model], changes__has_key="order_id", changes__order_id__contains=[obj.pk])
         return Auditor.objects.filter(condition)

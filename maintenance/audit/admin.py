@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
 from maintenance.admin_mixins import ReadOnlyAdminMixin
+from maintenance.admin_pagination import BigTableAdminMixin
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
 
@@ -161,11 +162,22 @@ class AuditedModelFilter(admin.SimpleListFilter):
     title = "model"
     parameter_name = "content_type__id__exact"
 
-    def lookups(self, request, model_admin):
+    @staticmethod
+    def audited_content_types() -> dict:
         labels = getattr(settings, "AUDITED_MODELS", DEFAULT_AUDITED_MODELS)
         models = [apps.get_model(label) for label in labels]
         content_types = ContentType.objects.get_for_models(*models)
-        return [(str(content_types[model].pk), capfirst(model._meta.verbose_name)) for model in models]
+        return {model: content_types[model] for model in models}
+
+    @classmethod
+    def content_type_ids(cls) -> list[int]:
+        return [content_type.pk for content_type in cls.audited_content_types().values()]
+
+    def lookups(self, request, model_admin):
+        return [
+            (str(content_type.pk), capfirst(model._meta.verbose_name))
+            for model, content_type in self.audited_content_types().items()
+        ]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -174,15 +186,16 @@ class AuditedModelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Auditor)
-class AuditorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("timestamp", "action", "model_name", "object_link", "actor", "request_id", "changes_summary")
+    # The audit table grows without bound: no full COUNT(*) (BigTableAdminMixin), and no
+    # date_hierarchy (a DISTINCT over every row); the timestamp filter is a range.
     list_filter = ("action", AuditedModelFilter, "actor", "timestamp")
     list_select_related = ("content_type", "actor")
-    search_fields = ("object_repr", "=request_id", "=object_id")
+    # Request ids as written: the btree answers (UPPER(request_id) = UPPER(…) cannot use it).
+    search_fields = ("object_repr", "request_id__exact")
     search_help_text = "Object name, exact request id or exact object id."
-    date_hierarchy = "timestamp"
-    # The audit table grows without bound: skip the second, unfiltered COUNT(*).
-    show_full_result_count = False
+
     fields = (
         "timestamp",
         "action",
@@ -230,9 +243,16 @@ class AuditorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {}", lines)
 
     def get_search_results(self, request, queryset, search_term):
-        """Also find the changes of a field, by its label or its name ("price", "reorder level")."""
-        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        wanted = search_term.strip().lower()
+        """Also find an object by its id, and the changes of a field, by its label or its name
+        ("price", "reorder level")."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term.isdigit():
+            # An object id with its model: audit_object_idx leads with the content type.
+            content_types = AuditedModelFilter.content_type_ids()
+            found |= queryset.filter(content_type_id__in=content_types, object_id=term)
+        queryset = found
+        wanted = term.lower()
         if not wanted:
             return queryset, may_have_duplicates
         names = set()
