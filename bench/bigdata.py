@@ -276,6 +276,7 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
     # Autocommit: each step is its own transaction, and VACUUM needs it.
     connection.ensure_connection()
     raw = connection.connection
+    previous_autocommit = raw.autocommit
     raw.autocommit = True
     with raw.cursor() as cursor:
         steps = _Steps(cursor, out)
@@ -521,7 +522,7 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
             counts[table] = cursor.fetchone()[0]
         cursor.execute("SELECT pg_database_size(current_database())")
         size = cursor.fetchone()[0]
-    raw.autocommit = False
+    raw.autocommit = previous_autocommit
     seconds = time.monotonic() - started
     _log(out, "rows: " + ", ".join(f"{table} {count:,}" for table, count in counts.items()))
     _log(out, f"done in {seconds / 60:.1f} min; database size {size / 2**30:.2f} GiB")
