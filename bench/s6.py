@@ -70,7 +70,12 @@ def pages(db) -> list[tuple[str, str, str]]:
     )
     (latest,) = _one(db, "SELECT max(date_created) FROM orders_serviceorder")
     week_ago = (latest - datetime.timedelta(days=7)).isoformat()
-    one_day = {"date_created__year": latest.year, "date_created__month": latest.month, "date_created__day": latest.day}
+    # As the dashboard's chart links a day.
+    day_start = latest.replace(hour=0, minute=0, second=0, microsecond=0)
+    one_day = {
+        "date_created__gte": day_start.isoformat(),
+        "date_created__lt": (day_start + datetime.timedelta(days=1)).isoformat(),
+    }
     name_fragment = "Bearing"
     sku_prefix = some_sku.rsplit("-", 1)[0] + "-" + str(some_part)[:2]
     # The admin offers MAX_PAGES pages of a big list (maintenance.admin_pagination): the last one.
