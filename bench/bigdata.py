@@ -313,19 +313,22 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
             FROM generate_series(1, {n_cats}) g
             """,
         )
+        # Parts are staged and written once their stock is known: an UPDATE of every part
+        # would leave HOT chains that make the rebuilt indexes unusable to older snapshots.
         steps.run(
-            f"{n_parts:,} parts",
+            f"{n_parts:,} parts staged",
+            "DROP TABLE IF EXISTS bd_parts, bd_orders, bd_lines, bd_moves",
             f"""
-            INSERT INTO inventory_sparepart (id, date_created, date_updated, name, sku, price, stock, min_stock,
-                                             category_id)
-            SELECT g, t, t,
+            CREATE UNLOGGED TABLE bd_parts AS
+            SELECT g AS id, t AS date_created,
                    ({_array(PART_WORDS)})[1 + pg_temp.h(g, 1) % {len(PART_WORDS)}] || ' '
                        || ({_array(MATERIALS)})[1 + pg_temp.h(g, 2) % {len(MATERIALS)}]
-                       || ' M' || (3 + pg_temp.h(g, 3) % 30) || ' x ' || (10 + 5 * (pg_temp.h(g, 4) % 40)),
+                       || ' M' || (3 + pg_temp.h(g, 3) % 30) || ' x ' || (10 + 5 * (pg_temp.h(g, 4) % 40)) AS name,
                    chr(65 + (pg_temp.h(g, 5) % 26)::int) || '-'
                        || ({_array(MATERIALS)})[1 + pg_temp.h(g, 2) % {len(MATERIALS)}]
-                       || '-M' || (3 + pg_temp.h(g, 3) % 30) || '-' || g,
-                   pg_temp.price(g), 0, pg_temp.h(g, 6) % 25, 1 + pg_temp.h(g, 7) % {n_cats}
+                       || '-M' || (3 + pg_temp.h(g, 3) % 30) || '-' || g AS sku,
+                   pg_temp.price(g) AS price, pg_temp.h(g, 6) % 25 AS min_stock,
+                   1 + pg_temp.h(g, 7) % {n_cats} AS category_id
             FROM generate_series(1, {n_parts}) g,
                  LATERAL (SELECT {t0} - interval '1 year' + (g::float8 / {n_parts}) * interval '360 days' AS t) d
             """,
@@ -333,7 +336,6 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
         # Orders and lines are staged (unlogged) first: the lines decide the totals and the ledger.
         steps.run(
             f"{n_orders:,} orders staged",
-            "DROP TABLE IF EXISTS bd_orders, bd_lines, bd_moves",
             f"""
             CREATE UNLOGGED TABLE bd_orders AS
             SELECT g,
@@ -412,7 +414,7 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
             INSERT INTO bd_moves
             SELECT p.id, p.date_created, (coalesce(used.n, 0) + 1 + pg_temp.h(p.id, 55) % 200)::int, 'initial',
                    NULL, 'Opening stock'
-            FROM inventory_sparepart p
+            FROM bd_parts p
             LEFT JOIN (SELECT part, sum(quantity) AS n FROM bd_lines GROUP BY 1) used ON used.part = p.id
             """,
         )
@@ -429,10 +431,13 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
             """,
         )
         steps.run(
-            "stock = Σ movements",
+            "parts, stock = Σ movements",
             """
-            UPDATE inventory_sparepart p SET stock = s.stock
-            FROM (SELECT part, sum(delta) AS stock FROM bd_moves GROUP BY 1) s WHERE s.part = p.id
+            INSERT INTO inventory_sparepart (id, date_created, date_updated, name, sku, price, stock, min_stock,
+                                             category_id)
+            SELECT p.id, p.date_created, p.date_created, p.name, p.sku, p.price, s.stock, p.min_stock, p.category_id
+            FROM bd_parts p JOIN (SELECT part, sum(delta) AS stock FROM bd_moves GROUP BY 1) s ON s.part = p.id
+            ORDER BY p.id
             """,
         )
         item_changes = (
@@ -501,7 +506,7 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
             ORDER BY o.g
             """,
         )
-        steps.run("drop staging tables", "DROP TABLE bd_orders, bd_lines, bd_moves")
+        steps.run("drop staging tables", "DROP TABLE bd_parts, bd_orders, bd_lines, bd_moves")
         steps.run(
             "sequences",
             *(
