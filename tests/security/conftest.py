@@ -61,14 +61,18 @@ def actors(live_server_url, roles) -> dict[str, Actor]:
     return {name: Actor(name, user, live_server_url) for name, user in users.items()}
 
 
-def admin_session(base: str, username: str, password: str = PASSWORD, **headers) -> tuple[requests.Session, int]:
-    """Log in through the admin's form as a browser does; the session and the login's status."""
+def admin_session(
+    base: str, username: str, password: str = PASSWORD, *, login="/admin/login/", then="/admin/", **headers
+) -> tuple[requests.Session, int]:
+    """Log in through a login form (the admin's, or the browsable API's) as a browser does; the session and
+    the login's status."""
     session = requests.Session()
     session.headers.update(headers)
-    form = session.get(f"{base}/admin/login/", timeout=30)
+    form = session.get(f"{base}{login}", timeout=30)
+    assert form.status_code == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
     response = session.post(
-        f"{base}/admin/login/?next=/admin/",
+        f"{base}{login}?next={then}",
         data={"csrfmiddlewaretoken": token, "username": username, "password": password},
         timeout=30,
         allow_redirects=False,

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import requests
 
-from tests.security.conftest import PASSWORD
+from tests.security.conftest import admin_session
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def api_auth_login(base: str, username: str) -> tuple[requests.Session, int]:
-    session = requests.Session()
-    form = session.get(f"{base}/api-auth/login/", timeout=30)
-    assert form.status_code == 200
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
-    response = session.post(
-        f"{base}/api-auth/login/?next=/api/v1/",
-        data={"csrfmiddlewaretoken": token, "username": username, "password": PASSWORD},
-        timeout=30,
-        allow_redirects=False,
-    )
-    return session, response.status_code
+    return admin_session(base, username, login="/api-auth/login/", then="/api/v1/")
 
 
 def test_non_staff_users_get_no_session_from_the_browsable_api_login(actors):
