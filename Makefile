@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEV := $(PY) -m maintenance.devservices
+DEV := $(PY) -m maintenance.dev.localservices
 MANAGE := $(PY) manage.py
 PORT ?= 8000
 export PORT

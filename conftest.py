@@ -1,6 +1,6 @@
 """Fixtures shared by every app's tests.
 
-The suite runs against the real PostgreSQL and S3 of ``maintenance.devservices``
+The suite runs against the real PostgreSQL and S3 of ``maintenance.dev.localservices``
 (``make test`` starts them). ``live_server_url`` starts gunicorn with two worker
 processes on the test database, for tests that need real parallel requests.
 """
@@ -24,7 +24,7 @@ from django.contrib.auth.models import Group, Permission
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from maintenance.roles import ROLE_PERMISSIONS
+from maintenance.accounts.roles import ROLE_PERMISSIONS
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -94,8 +94,8 @@ def _fast_password_hashing(request, settings):
 
 @pytest.fixture(autouse=True)
 def _forget_remembered_tokens():
-    """Each test starts with no API token remembered by this process (maintenance.authentication)."""
-    from maintenance.authentication import forget_tokens
+    """Each test starts with no API token remembered by this process (maintenance.api.authentication)."""
+    from maintenance.api.authentication import forget_tokens
 
     forget_tokens()
     yield

@@ -42,7 +42,7 @@ def worker_abort(worker):
     from gunicorn.http.errors import NoMoreData
 
     try:
-        from maintenance.timing import RequestTimeout, current_request_id
+        from maintenance.http.timing import RequestTimeout, current_request_id
     except ImportError:  # the app is not loaded yet: nothing of it runs
         request_id = None
     else:

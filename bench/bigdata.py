@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = the issue's full size (default)")
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_STORAGE_BUCKET_NAME", "maintenance-bench")
-    from maintenance import devservices
+    from maintenance.dev import localservices as devservices
 
     state, started_services = devservices.start()
     socket_dir = state["postgres"]["socket_dir"]

@@ -1,7 +1,7 @@
 """The load benchmark (issue 9): the API as users feel it, against PostgreSQL's own ceiling.
 
 ``make bench`` (or ``python -m bench.run``) starts what is missing of the dev
-services (:mod:`maintenance.devservices`), builds a fresh database of its own,
+services (:mod:`maintenance.dev.localservices`), builds a fresh database of its own,
 starts gunicorn as in production and drives it from ``wrk``. Every repeat gets a
 new database cloned from a migrated template and a new gunicorn, so repeats do
 not inherit each other's rows, caches or throttling history.
@@ -56,13 +56,13 @@ WORK_DIR = RESULTS_DIR / "tmp"  # gitignored: logs, pgbench scripts, profiles
 VENV_BIN = Path(sys.executable).parent
 
 # The benchmark's own database and bucket, apart from `make run` and the tests.
-# Set before maintenance.devservices is imported: it reads DEV_DB_NAME at import.
+# Set before maintenance.dev.localservices is imported: it reads DEV_DB_NAME at import.
 os.environ.setdefault("DEV_DB_NAME", "maintenance_bench")
 os.environ.setdefault("AWS_STORAGE_BUCKET_NAME", "maintenance-bench")
 
 from bench import s6  # noqa: E402
 from bench.tools import ensure_command  # noqa: E402
-from maintenance import devservices  # noqa: E402
+from maintenance.dev import localservices as devservices  # noqa: E402
 
 DB_NAME = devservices.DB_NAME
 TEMPLATE_DB = f"{DB_NAME}_template"

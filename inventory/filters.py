@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import F
 
 from inventory.models import SparePart
-from maintenance.filters import IdFilter, PriceFilter
+from maintenance.api.filters import IdFilter, PriceFilter
 
 
 class SparePartFilter(django_filters.FilterSet):

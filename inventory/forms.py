@@ -4,7 +4,7 @@ from django import forms
 
 from inventory.models import MAX_STOCK, Category, SparePart
 from inventory.services import RECEIVING_REASONS
-from maintenance.admin_mixins import StaleEditFormMixin
+from maintenance.backoffice.mixins import StaleEditFormMixin
 
 
 class CategoryAdminForm(StaleEditFormMixin, forms.ModelForm):

@@ -20,7 +20,7 @@ from import_export import fields, resources, widgets
 from inventory import services
 from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 from inventory.validators import normalize_sku, sku_error
-from maintenance.errors import BusinessError
+from maintenance.api.errors import BusinessError
 
 IMPORT_NOTE = "CSV import"
 

@@ -22,11 +22,11 @@ from django.utils import timezone
 from inventory import stock_sql
 from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 from inventory.validators import normalize_sku, sku_error
+from maintenance.api.concurrency import check_version
+from maintenance.api.errors import BusinessError, Conflict, InsufficientStock, InvalidInput, NotFound
 from maintenance.audit.context import current_actor
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import audit_rows, rows_updated, write_audit_rows
-from maintenance.concurrency import check_version
-from maintenance.errors import BusinessError, Conflict, InsufficientStock, InvalidInput, NotFound
 
 Reason = StockMovement.Reason
 

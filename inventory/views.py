@@ -18,15 +18,15 @@ from inventory.serializers import (
     StockMovementPageSerializer,
     StockMovementSerializer,
 )
-from maintenance.concurrency import VersionedViewMixin
-from maintenance.schema import (
+from maintenance.api.concurrency import VersionedViewMixin
+from maintenance.api.schema import (
     InsufficientStockErrorSerializer,
     StockAboveMaximumErrorSerializer,
     error_response,
 )
 
 # The errors every operation shares (401, 403, 404, 400 for bodies, the
-# Idempotency-Key header, …) are added by maintenance.schema; the views declare
+# Idempotency-Key header, …) are added by maintenance.api.schema; the views declare
 # only what their own rules add.
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="Number of results to return per page (at most 200)."),

@@ -2,7 +2,7 @@
 
 Every setting comes from the environment (12-factor, read with django-environ);
 ``.env.example`` lists them all. Local development gets its values from
-``maintenance.devservices``; production passes them in. A required variable that
+``maintenance.dev.localservices``; production passes them in. A required variable that
 is missing stops start-up with an error that names it.
 """
 
@@ -25,7 +25,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "maintenance.admin_site.WorkshopAdminConfig",  # django.contrib.admin with the workshop's site
+    "maintenance.backoffice.site.WorkshopAdminConfig",  # django.contrib.admin with the workshop's site
     "django.contrib.auth",
     "axes",
     "django.contrib.contenttypes",
@@ -41,22 +41,24 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "import_export",
+    "maintenance.accounts",
     "maintenance.audit",
     "maintenance.idempotency",
     "inventory",
     "orders",
     "media_uploads",
-    "maintenance",
+    "maintenance.backoffice",
+    "maintenance.dev",
 ]
 
 MIDDLEWARE = [
-    "maintenance.timing.RequestTimingMiddleware",
-    "maintenance.resilience.RequestSizeLimitMiddleware",
+    "maintenance.http.timing.RequestTimingMiddleware",
+    "maintenance.http.resilience.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Django's, with no redirect (nor, under DEBUG, a 500) for a write to a path missing its slash.
-    "maintenance.slashes.CommonMiddleware",
+    "maintenance.http.slashes.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -73,7 +75,8 @@ WSGI_APPLICATION = "maintenance.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "maintenance" / "templates"],
+        # Before the apps' own: these override Django admin's, DRF's and drf-spectacular's templates.
+        "DIRS": [BASE_DIR / "maintenance" / "backoffice" / "templates", BASE_DIR / "maintenance" / "api" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -142,6 +145,8 @@ STORAGES = {
 
 # --- static files ----------------------------------------------------------
 STATIC_URL = "static/"
+# The back-office's static files come with its app; the browsable API's script lives with the API plumbing.
+STATICFILES_DIRS = [BASE_DIR / "maintenance" / "api" / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / ".state" / "staticfiles")
 
 # --- i18n ------------------------------------------------------------------
@@ -170,12 +175,12 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The client's address (maintenance.client_address): the socket's, unless TRUSTED_PROXY_COUNT
+# The client's address (maintenance.http.client_address): the socket's, unless TRUSTED_PROXY_COUNT
 # proxies that append to X-Forwarded-For stand in front (1 behind the compose nginx). Without
 # them the header is the client's own say and ignored: it would let anyone dodge the lockout,
 # and behind a proxy not counted every client would share the proxy's address (one lockout for all).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "maintenance.client_address.client_address"
+AXES_CLIENT_IP_CALLABLE = "maintenance.http.client_address.client_address"
 
 # --- request limits ----------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
@@ -191,33 +196,33 @@ REST_FRAMEWORK = {
     # Throttles key anonymous clients by the same address as the lockout (see TRUSTED_PROXY_COUNT).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "maintenance.authentication.CachedTokenAuthentication",
+        "maintenance.api.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["maintenance.permissions.ModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": ["maintenance.api.permissions.ModelPermissions"],
     # DRF's defaults; the JSON one answers 400, not 500, for a document nested too deeply.
     "DEFAULT_PARSER_CLASSES": [
-        "maintenance.parsers.JSONParser",
+        "maintenance.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        # DRF's, with raw-data boxes pre-filled with a valid example (maintenance.renderers).
-        "maintenance.renderers.BrowsableAPIRenderer",
+        # DRF's, with raw-data boxes pre-filled with a valid example (maintenance.api.renderers).
+        "maintenance.api.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PAGINATION_CLASS": "maintenance.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "maintenance.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "maintenance.filters.FilterBackend",
-        "maintenance.filters.SearchFilter",
-        "maintenance.filters.OrderingFilter",
+        "maintenance.api.filters.FilterBackend",
+        "maintenance.api.filters.SearchFilter",
+        "maintenance.api.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "maintenance.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "maintenance.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "maintenance.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "maintenance.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "maintenance.throttling.AnonRateThrottle",
-        "maintenance.throttling.UserRateThrottle",
+        "maintenance.api.throttling.AnonRateThrottle",
+        "maintenance.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON_RATE", default="60/minute"),
@@ -245,17 +250,17 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # The form parsers stay for the browsable API's forms; clients are told of JSON bodies only
     # (the image upload declares its multipart/form-data body itself).
-    "PARSER_WHITELIST": ["maintenance.parsers.JSONParser"],
-    "PREPROCESSING_HOOKS": ["maintenance.schema.document_paths_without_trailing_slash"],
+    "PARSER_WHITELIST": ["maintenance.api.parsers.JSONParser"],
+    "PREPROCESSING_HOOKS": ["maintenance.api.schema.document_paths_without_trailing_slash"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "maintenance.schema.document_error_responses",
+        "maintenance.api.schema.document_error_responses",
     ],
 }
 
 # --- idempotency -----------------------------------------------------------
 IDEMPOTENCY_WINDOW_SECONDS = env.int("IDEMPOTENCY_WINDOW_SECONDS", default=86400)
-# How long a worker process remembers a valid API token (maintenance.authentication); 0 = never.
+# How long a worker process remembers a valid API token (maintenance.api.authentication); 0 = never.
 API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=5)
 
 # --- security (production values come from the environment) ---------------

@@ -7,10 +7,10 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from inventory.views import CategoryViewSet, SparePartViewSet
+from maintenance.api.exceptions import API_NOT_FOUND, api_not_found
+from maintenance.api.routers import OptionalSlashRouter
 from maintenance.audit.api import AuditorViewSet
-from maintenance.exceptions import API_NOT_FOUND, api_not_found
-from maintenance.health import health, liveness
-from maintenance.routers import OptionalSlashRouter
+from maintenance.http.health import health, liveness
 from media_uploads.views import OrderImageDetailView, OrderImagesView
 from orders.views import ServiceOrderViewSet
 
@@ -74,11 +74,11 @@ urlpatterns = [
     path("redoc/", RedocView.as_view(url_name="schema")),
     path("api-auth/", include(api_auth_urls)),
     # Anything else under /api/: a JSON 404 for every method, also under DEBUG (whose
-    # 404 page is HTML) and for a write missing its slash (see maintenance.slashes).
+    # 404 page is HTML) and for a write missing its slash (see maintenance.http.slashes).
     re_path(r"^api(?:/|$)", api_not_found, name=API_NOT_FOUND),
 ]
 
-handler400 = "maintenance.exceptions.handler400"
-handler403 = "maintenance.exceptions.handler403"
-handler404 = "maintenance.exceptions.handler404"
-handler500 = "maintenance.exceptions.handler500"
+handler400 = "maintenance.api.exceptions.handler400"
+handler403 = "maintenance.api.exceptions.handler403"
+handler404 = "maintenance.api.exceptions.handler404"
+handler500 = "maintenance.api.exceptions.handler500"

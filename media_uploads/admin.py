@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.html import format_html
 
-from maintenance.admin_mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
-from maintenance.admin_pagination import BigTableAdminMixin
-from maintenance.errors import BusinessError
+from maintenance.api.errors import BusinessError
+from maintenance.backoffice.mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.backoffice.pagination import BigTableAdminMixin
 from media_uploads import services
 from media_uploads.forms import ImageUploadAdminForm
 from media_uploads.models import ServiceOrderImage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from maintenance.errors import BusinessError
+from maintenance.api.errors import BusinessError
 from media_uploads import services
 from media_uploads.models import ServiceOrderImage
 

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from storages.backends.s3 import S3Storage
 
-from maintenance.errors import BusinessError, Conflict, InvalidInput, NotFound, StorageUnavailable
+from maintenance.api.errors import BusinessError, Conflict, InvalidInput, NotFound, StorageUnavailable
 from media_uploads.models import ServiceOrderImage
 from orders.models import ServiceOrder
 

@@ -6,9 +6,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from maintenance.errors import NotFound
-from maintenance.resilience import MULTIPART_OVERHEAD
-from maintenance.schema import RequestTooLargeErrorSerializer, error_response
+from maintenance.api.errors import NotFound
+from maintenance.api.schema import RequestTooLargeErrorSerializer, error_response
+from maintenance.http.resilience import MULTIPART_OVERHEAD
 from media_uploads import services
 from media_uploads.models import ServiceOrderImage
 from media_uploads.serializers import ImageUploadSerializer, ServiceOrderImageSerializer

@@ -22,11 +22,11 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils.html import format_html
 
 from inventory.models import SparePart
-from maintenance.admin_mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
-from maintenance.admin_pagination import BigTableAdminMixin
+from maintenance.api.errors import BusinessError
 from maintenance.audit.admin import AuditHistoryAdminMixin
 from maintenance.audit.models import Auditor
-from maintenance.errors import BusinessError
+from maintenance.backoffice.mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.backoffice.pagination import BigTableAdminMixin
 from media_uploads import services as media
 from media_uploads.models import ServiceOrderImage
 from orders import services

@@ -1,6 +1,6 @@
 import django_filters
 
-from maintenance.filters import IsoDateTimeFilter
+from maintenance.api.filters import IsoDateTimeFilter
 from orders.models import OrderStatus, ServiceOrder
 
 

@@ -61,7 +61,7 @@ class ServiceOrder(TimestampedModel):
         ]
         indexes = [
             models.Index(fields=["-date_created", "-id"], name="orders_created_idx"),
-            # ?ordering=-total (ties by id, maintenance.filters.OrderingFilter): no top-N sort of every order.
+            # ?ordering=-total (ties by id, maintenance.api.filters.OrderingFilter): no top-N sort of every order.
             models.Index(fields=["-total", "-id"], name="orders_total_idx"),
             models.Index(fields=["status", "-date_created"], name="orders_status_created_idx"),
             models.Index(fields=["request_id"], name="orders_request_id_idx"),

@@ -20,10 +20,10 @@ from django.db import IntegrityError, transaction
 from inventory import services as inventory
 from inventory import stock_sql
 from inventory.models import SparePart, StockMovement
+from maintenance.api.concurrency import check_version
+from maintenance.api.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from maintenance.audit.context import current_actor
 from maintenance.audit.signals import audit_rows, rows_created
-from maintenance.concurrency import check_version
-from maintenance.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
 CLIENT_FIELDS = ("client_name", "client_phone", "client_email", "description")

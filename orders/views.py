@@ -8,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from inventory.models import SparePart
-from maintenance.concurrency import VersionedViewMixin
-from maintenance.schema import (
+from maintenance.api.concurrency import VersionedViewMixin
+from maintenance.api.schema import (
     InsufficientStockErrorSerializer,
     InvalidTransitionErrorSerializer,
     PartsNotFoundErrorSerializer,

@@ -188,9 +188,9 @@ def test_env_example_names_every_variable_the_code_reads():
     read = set(settings_env_reads())
     for path in [
         ROOT / "gunicorn.conf.py",
-        ROOT / "maintenance" / "devservices.py",
+        ROOT / "maintenance" / "dev" / "localservices.py",
         HEALTHCHECK_SCRIPT,
-        *sorted((ROOT / "maintenance" / "management" / "commands").glob("*.py")),
+        *sorted((ROOT / "maintenance").glob("*/management/commands/*.py")),
     ]:
         read |= os_environ_reads(path)
     # The entrypoint's ${VAR:-...} and the ${VAR...} in compose values (not the escaped $${VAR}).

@@ -15,8 +15,8 @@ from conftest import make_user
 from inventory import services
 from inventory.models import Category, SparePart, StockMovement
 from inventory.tests.factories import CategoryFactory, SparePartFactory
+from maintenance.accounts.roles import VIEWERS
 from maintenance.audit.models import Auditor
-from maintenance.roles import VIEWERS
 from orders import services as orders
 
 pytestmark = pytest.mark.django_db
@@ -202,7 +202,7 @@ def test_counts_above_the_maximum_are_form_errors(staff):
 
 def test_a_service_refusal_is_shown_on_the_form_and_rolled_back(staff, monkeypatch):
     """Whatever the services refuse after the form validated is a form error, never a 500."""
-    from maintenance.errors import Conflict
+    from maintenance.api.errors import Conflict
 
     part = SparePartFactory(stock=10)
 

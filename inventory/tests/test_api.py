@@ -143,7 +143,7 @@ def test_the_schemas_sku_pattern_is_the_rule():
 
 def test_the_demo_datas_skus_follow_the_rule():
     from inventory.validators import sku_error
-    from maintenance.management.commands.load_demo_data import PARTS
+    from maintenance.dev.management.commands.load_demo_data import PARTS
 
     assert [sku for _category, _name, sku, *_ in PARTS if sku_error(sku)] == []
 
@@ -324,7 +324,7 @@ def test_the_guarded_update_refuses_stock_above_the_maximum_without_overflowing(
 
     from inventory import services
     from inventory.models import MAX_STOCK
-    from maintenance.errors import InsufficientStock
+    from maintenance.api.errors import InsufficientStock
 
     part = SparePartFactory(stock=MAX_STOCK)
     stale = SparePart.objects.get(pk=part.pk)
@@ -339,7 +339,7 @@ def test_the_guarded_update_refuses_stock_above_the_maximum_without_overflowing(
 def test_counts_above_the_maximum_are_refused_by_the_service(field):
     from inventory import services
     from inventory.models import MAX_STOCK
-    from maintenance.errors import InvalidInput
+    from maintenance.api.errors import InvalidInput
 
     part = SparePartFactory(stock=1)
     with pytest.raises(InvalidInput, match=f"{field} must be at most {MAX_STOCK}") as refused:

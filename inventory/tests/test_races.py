@@ -21,7 +21,7 @@ from inventory import services
 from inventory.models import Category, SparePart
 from inventory.resources import SparePartResource
 from inventory.tests.factories import SparePartFactory
-from maintenance.errors import Conflict, InvalidInput
+from maintenance.api.errors import Conflict, InvalidInput
 from orders import services as orders
 from orders.models import ServiceOrderItem
 

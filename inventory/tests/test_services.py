@@ -8,7 +8,7 @@ from django.db import transaction
 from inventory import services
 from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
 from inventory.tests.factories import CategoryFactory, SparePartFactory
-from maintenance.errors import Conflict, InsufficientStock, InvalidInput, NotFound
+from maintenance.api.errors import Conflict, InsufficientStock, InvalidInput, NotFound
 
 pytestmark = pytest.mark.django_db
 

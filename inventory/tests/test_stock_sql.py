@@ -24,7 +24,7 @@ from inventory.models import SparePart, StockMovement
 from inventory.tests.factories import CategoryFactory, SparePartFactory
 from maintenance.audit.context import acting_as
 from maintenance.audit.models import Auditor
-from maintenance.timing import current_request_id
+from maintenance.http.timing import current_request_id
 from orders import services as orders
 from orders.models import ServiceOrder, ServiceOrderItem
 

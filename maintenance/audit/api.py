@@ -7,10 +7,10 @@ from django.contrib.contenttypes.models import ContentType
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
+from maintenance.api.filters import IdFilter, IsoDateTimeFilter
+from maintenance.api.permissions import CanReadAuditTrail
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
-from maintenance.filters import IdFilter, IsoDateTimeFilter
-from maintenance.permissions import CanReadAuditTrail
 
 
 @extend_schema_field(

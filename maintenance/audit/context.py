@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 from contextvars import ContextVar
 
-from maintenance.client_address import client_address
-from maintenance.timing import current_request_id
+from maintenance.http.client_address import client_address
+from maintenance.http.timing import current_request_id
 
 _current_request: ContextVar = ContextVar("audit_current_request", default=None)
 _explicit_actor: ContextVar = ContextVar("audit_explicit_actor", default=None)

@@ -39,9 +39,9 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from maintenance.exceptions import API_NOT_FOUND
+from maintenance.api.exceptions import API_NOT_FOUND
+from maintenance.http.timing import current_request_id
 from maintenance.idempotency.models import ProcessedRequest
-from maintenance.timing import current_request_id
 
 logger = logging.getLogger(__name__)
 

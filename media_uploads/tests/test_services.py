@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from inventory.services import create_spare_part
-from maintenance.errors import InvalidInput, NotFound
+from maintenance.api.errors import InvalidInput, NotFound
 from media_uploads import services
 from media_uploads.models import ServiceOrderImage
 from orders.services import place_order
@@ -68,7 +68,7 @@ def test_an_upload_to_an_unknown_order_stores_nothing():
 
 @pytest.mark.parametrize("final", ["completed", "cancelled"])
 def test_a_final_orders_photos_can_no_longer_change(order, final):
-    from maintenance.errors import Conflict
+    from maintenance.api.errors import Conflict
     from orders.services import change_status
 
     image = services.upload_order_image(order.pk, data=encoded("PNG"))

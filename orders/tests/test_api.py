@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from inventory.models import SparePart, StockMovement
 from inventory.tests.factories import SparePartFactory
-from maintenance.errors import Conflict, NotFound
+from maintenance.api.errors import Conflict, NotFound
 from orders import services
 from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
 

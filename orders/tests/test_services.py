@@ -6,7 +6,7 @@ import pytest
 
 from inventory.models import StockMovement
 from inventory.tests.factories import SparePartFactory
-from maintenance.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
+from maintenance.api.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from orders import services
 from orders.models import OrderStatus, ServiceOrder
 

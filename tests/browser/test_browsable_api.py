@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from conftest import make_user
 from inventory.models import SparePart
-from maintenance.roles import TECHNICIANS
+from maintenance.accounts.roles import TECHNICIANS
 from orders.models import ServiceOrder
 from tests.browser.test_back_office import log_in
 

@@ -2,7 +2,7 @@
 
 Other people run tests against the shared dev services at the same time, so the
 fault tests never touch those. :class:`PrivateServices` drives
-``maintenance.devservices`` in subprocesses with its own state folder
+``maintenance.dev.localservices`` in subprocesses with its own state folder
 (``.state/resilience-<DEV_DB_NAME>``) and its own ports, and stops it at the end of the
 session. :class:`Gunicorn` runs the app on it with its log in a file, so a test
 can read the request log lines and find the worker that serves a request.
@@ -74,7 +74,7 @@ def free_ports(count: int, *, with_grpc: bool) -> list[int]:
 
 
 class PrivateServices:
-    """PostgreSQL + SeaweedFS of ``maintenance.devservices``, in a state folder and on ports of their own."""
+    """PostgreSQL + SeaweedFS of ``maintenance.dev.localservices``, in a state folder and on ports of their own."""
 
     def __init__(self, state_dir: Path = STATE_DIR) -> None:
         self.state_dir = state_dir
@@ -97,7 +97,7 @@ class PrivateServices:
 
     def _devservices(self, code: str, timeout: float = 60) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [sys.executable, "-c", f"import maintenance.devservices as d\n{code}"],
+            [sys.executable, "-c", f"import maintenance.dev.localservices as d\n{code}"],
             cwd=PROJECT_DIR,
             env=self.base_env,
             capture_output=True,

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from conftest import make_user, token_for
-from maintenance.roles import INVENTORY_MANAGERS, TECHNICIANS, VIEWERS
+from maintenance.accounts.roles import INVENTORY_MANAGERS, TECHNICIANS, VIEWERS
 
 PASSWORD = "pw-123456!"
 

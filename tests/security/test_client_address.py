@@ -14,9 +14,9 @@ from django.test import RequestFactory
 from rest_framework import throttling as drf_throttling
 
 from conftest import make_user
+from maintenance.api.throttling import AnonRateThrottle
 from maintenance.audit.models import Auditor
-from maintenance.client_address import client_address
-from maintenance.throttling import AnonRateThrottle
+from maintenance.http.client_address import client_address
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 
 from conftest import make_user
 from inventory.tests.factories import SparePartFactory
-from maintenance.roles import INVENTORY_MANAGERS
+from maintenance.accounts.roles import INVENTORY_MANAGERS
 from tests.security.conftest import Actor
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
