@@ -18,7 +18,7 @@ help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
 	@echo "make test           the whole test suite against real services, plus ruff"
 	@echo "make test-fast      everything but the live-server tiers (browser, resilience, schema fuzz): < 1 min"
-	@echo "make lint           ruff check + format check"
+	@echo "make lint           ruff check + format check + import contracts (lint-imports)"
 	@echo "make format         ruff format + autofix"
 	@echo "make migrate        apply migrations"
 	@echo "make makemigrations create migrations after model changes"
@@ -73,6 +73,7 @@ test-fast: $(STAMP) client-deps
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

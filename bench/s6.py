@@ -22,7 +22,7 @@ import time
 from urllib.parse import quote, urlencode
 
 from bench.bigdata import BENCH_PASSWORD, BENCH_USER, BIG_DB
-from maintenance.backoffice.pagination import MAX_PAGES
+from maintenance.adminkit.pagination import MAX_PAGES
 
 ADMIN_BUDGET_MS = 300
 API_BUDGET_MS = 150
@@ -78,7 +78,7 @@ def pages(db) -> list[tuple[str, str, str]]:
     }
     name_fragment = "Bearing"
     sku_prefix = some_sku.rsplit("-", 1)[0] + "-" + str(some_part)[:2]
-    # The admin offers MAX_PAGES pages of a big list (maintenance.backoffice.pagination): the last one.
+    # The admin offers MAX_PAGES pages of a big list (maintenance.adminkit.pagination): the last one.
     deep_parts = min(MAX_PAGES, max(2, parts // 50 // 2))
     deep_orders = min(MAX_PAGES, max(2, orders // 50 // 2))
     deep_big = min(MAX_PAGES, max(2, orders * 5 // 100 // 2))

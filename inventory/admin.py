@@ -23,10 +23,10 @@ from inventory import services
 from inventory.forms import CategoryAdminForm, ReceiveStockForm, ReceiveStockLineFormSet, SparePartAdminForm
 from inventory.models import Category, SparePart, StockMovement
 from inventory.resources import SparePartResource
+from maintenance.adminkit.mixins import ReadOnlyAdminMixin, ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.adminkit.pagination import BigTableAdminMixin
 from maintenance.api.errors import BusinessError
 from maintenance.audit.admin import AuditHistoryAdminMixin
-from maintenance.backoffice.mixins import ReadOnlyAdminMixin, ServiceFormAdminMixin, ServiceRefused, sync_instance
-from maintenance.backoffice.pagination import BigTableAdminMixin
 
 LEDGER_ROWS = 20
 
@@ -109,7 +109,7 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
     )
 
     def autocomplete_label(self, part: SparePart) -> str:
-        """How the order form's part picker shows a part (maintenance.backoffice.site)."""
+        """How the order form's part picker shows a part (maintenance.adminkit.site)."""
         return f"{part.sku} — {part.name} · {part.stock} in stock · {part.price:,.2f}"
 
     def autocomplete_data(self, part: SparePart) -> dict:

@@ -4,7 +4,7 @@ from django import forms
 
 from inventory.models import MAX_STOCK, Category, SparePart
 from inventory.services import RECEIVING_REASONS
-from maintenance.backoffice.mixins import StaleEditFormMixin
+from maintenance.adminkit.mixins import StaleEditFormMixin
 
 
 class CategoryAdminForm(StaleEditFormMixin, forms.ModelForm):

@@ -226,9 +226,11 @@ def update_spare_part(part: SparePart, *, note: str = "", expected_version=None,
 
 
 def delete_spare_part(part: SparePart) -> None:
-    """Delete a part unless an order uses it: order history is protected."""
-    from orders.models import ServiceOrderItem
+    """Delete a part unless an order uses it: order history is protected.
 
+    Order lines are seen through the reverse relation (``order_items``), so inventory
+    needs no import of orders: orders depend on inventory, never the other way.
+    """
     in_use = Conflict(f"Spare part '{part.sku}' appears on service orders and cannot be deleted.", code="part_in_use")
     try:
         with transaction.atomic():
@@ -237,13 +239,13 @@ def delete_spare_part(part: SparePart) -> None:
             locked = SparePart.objects.select_for_update().filter(pk=part.pk).first()
             if locked is None:
                 raise NotFound(f"Spare part with SKU '{part.sku}' not found.")
-            if ServiceOrderItem.objects.filter(spare_part=locked).exists():
+            if locked.order_items.exists():
                 raise in_use
             locked.delete()
     except ProtectedError as exc:  # the last line: a line the check missed, seen by the foreign key's PROTECT
         raise in_use from exc
     except IntegrityError as exc:  # or by the database's own foreign key check, at commit
-        if not ServiceOrderItem.objects.filter(spare_part_id=part.pk).exists():
+        if not SparePart(pk=part.pk).order_items.exists():
             raise
         raise in_use from exc
 

@@ -25,7 +25,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "maintenance.backoffice.site.WorkshopAdminConfig",  # django.contrib.admin with the workshop's site
+    "maintenance.adminkit.site.WorkshopAdminConfig",  # django.contrib.admin with the workshop's site
     "django.contrib.auth",
     "axes",
     "django.contrib.contenttypes",

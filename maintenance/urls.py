@@ -8,10 +8,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from inventory.views import CategoryViewSet, SparePartViewSet
 from maintenance.api.exceptions import API_NOT_FOUND, api_not_found
+from maintenance.api.health import health, liveness
 from maintenance.api.routers import OptionalSlashRouter
 from maintenance.audit.api import AuditorViewSet
-from maintenance.http.health import health, liveness
-from media_uploads.views import OrderImageDetailView, OrderImagesView
+from orders.image_views import OrderImageDetailView, OrderImagesView
 from orders.views import ServiceOrderViewSet
 
 

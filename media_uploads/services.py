@@ -1,9 +1,10 @@
-"""Order photos: validated by content, stored under generated keys, never orphaned.
+"""Photos: validated by content, stored under generated keys, signed for reading.
 
 The client's Content-Type header and file name are never trusted: Pillow
-decides what the bytes are. Objects are uploaded first and the row written
-after; if the row cannot be written the objects are deleted, and deleting a row
-removes its objects once the transaction commits.
+decides what the bytes are. This app knows an order only as a foreign key: the
+rules of an order's photos (the order exists, is still open, is locked while a
+row is written) are in :mod:`orders.services`, which calls these functions.
+Deleting a row removes its objects once the transaction commits (signals).
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from storages.backends.s3 import S3Storage
 
-from maintenance.api.errors import BusinessError, Conflict, InvalidInput, NotFound, StorageUnavailable
-from media_uploads.models import ServiceOrderImage
-from orders.models import ServiceOrder
+from maintenance.api.errors import BusinessError, InvalidInput, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -188,16 +186,13 @@ def _store(name: str, data: bytes, content_type: str) -> str:
     return default_storage.save(name, content)
 
 
-def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", uploaded_by=None) -> ServiceOrderImage:
-    """Validate, upload the original and its thumbnail, then write the row.
+def store_image(*, prefix: str, image: InspectedImage) -> tuple[str, str]:
+    """Upload the original and its thumbnail under a new random key; the stored names.
 
-    Called outside a transaction, a failure at any step leaves nothing behind.
-    Inside a caller's transaction that is later rolled back, the objects would
-    stay: call it from the outermost level (the API does).
+    All or nothing: if the store fails, what was uploaded is deleted and
+    ``StorageUnavailable`` is raised.
     """
-    _open_order(ServiceOrder.objects.filter(pk=order_id).first(), order_id)
-    image = inspect_image(data)
-    stem = f"orders/{order_id}/{uuid.uuid4().hex}"
+    stem = f"{prefix}/{uuid.uuid4().hex}"
     stored: list[str] = []
     try:
         stored.append(_store(f"{stem}.{image.extension}", image.data, image.content_type))
@@ -208,52 +203,5 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
         raise StorageUnavailable(
             "The image storage (S3) is unavailable or refused the upload; nothing was saved. Retry later."
         ) from exc
-    try:
-        with transaction.atomic():
-            # Held until the row is in: the order cannot become final in between.
-            _open_order(ServiceOrder.objects.select_for_update().filter(pk=order_id).first(), order_id)
-            return ServiceOrderImage.objects.create(
-                order_id=order_id,
-                image=stored[0],
-                thumbnail=stored[1],
-                original_name=(original_name or "")[:255],
-                content_type=image.content_type,
-                size_bytes=len(image.data),
-                width=image.width,
-                height=image.height,
-                uploaded_by=uploaded_by,
-            )
-    except BaseException as exc:
-        delete_stored_objects(stored)
-        if isinstance(exc, IntegrityError) and not ServiceOrder.objects.filter(pk=order_id).exists():
-            # The order was deleted while the image was uploading.
-            raise NotFound(f"Service order {order_id} not found.") from exc
-        raise
-
-
-def get_order_image(order_id: int, image_id: int) -> ServiceOrderImage:
-    image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
-    if image is None:
-        if not ServiceOrder.objects.filter(pk=order_id).exists():
-            raise NotFound(f"Service order {order_id} not found.")
-        raise NotFound(f"Image {image_id} not found on order {order_id}.")
-    return image
-
-
-def _open_order(order: ServiceOrder | None, order_id: int) -> ServiceOrder:
-    """The order, if it exists and is still open: a completed or cancelled order's photos are its record."""
-    if order is None:
-        raise NotFound(f"Service order {order_id} not found.")
-    if order.is_final:
-        raise Conflict(
-            f"Order {order.pk} is {order.get_status_display().lower()}; its photos can no longer change.",
-            code="order_final",
-        )
-    return order
-
-
-def delete_order_image(order_id: int, image_id: int) -> None:
-    """Delete the row now; its objects go once the transaction commits (see signals)."""
-    with transaction.atomic():
-        _open_order(ServiceOrder.objects.select_for_update().filter(pk=order_id).first(), order_id)
-        get_order_image(order_id, image_id).delete()
+    original, thumbnail = stored
+    return original, thumbnail

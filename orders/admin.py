@@ -1,9 +1,9 @@
 """Service orders in the admin.
 
-Every write goes through :mod:`orders.services` (and :mod:`media_uploads.services`
-for photos), as the API's do: a new order is placed with ``place_order``, lines
-of an open order are added and removed with ``add_order_item`` and
-``remove_order_item``, the status moves with ``change_status``. A refusal (an
+Every write goes through :mod:`orders.services`, photos included, as the API's
+do: a new order is placed with ``place_order``, lines of an open order are added
+and removed with ``add_order_item`` and ``remove_order_item``, the status moves
+with ``change_status``. A refusal (an
 order that would oversell, a move the lifecycle forbids, a file that is not an
 image) is shown on the form and nothing is saved.
 
@@ -22,12 +22,13 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils.html import format_html
 
 from inventory.models import SparePart
+from maintenance.adminkit.mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
+from maintenance.adminkit.pagination import BigTableAdminMixin
 from maintenance.api.errors import BusinessError
 from maintenance.audit.admin import AuditHistoryAdminMixin
 from maintenance.audit.models import Auditor
-from maintenance.backoffice.mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
-from maintenance.backoffice.pagination import BigTableAdminMixin
 from media_uploads import services as media
+from media_uploads.forms import ImageUploadAdminForm
 from media_uploads.models import ServiceOrderImage
 from orders import services
 from orders.forms import ExistingItemsFormSet, ImagesFormSet, NewItemForm, NewItemsFormSet, ServiceOrderAdminForm
@@ -251,7 +252,7 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
                 order = self._place(request, form, new_items)
             if form.new_image_data is not None:
                 # Last, so nothing after it can roll back a row whose objects are stored.
-                media.upload_order_image(
+                services.upload_order_image(
                     order.pk,
                     data=form.new_image_data,
                     original_name=form.cleaned_data["new_image"].name,
@@ -303,7 +304,7 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
                     formset.deleted_objects.append(item_form.instance)
             elif isinstance(formset, ImagesFormSet):
                 for image_form in formset.deleted_forms:
-                    media.delete_order_image(order.pk, image_form.instance.pk)
+                    services.delete_order_image(order.pk, image_form.instance.pk)
                     formset.deleted_objects.append(image_form.instance)
         if "status" in form.changed_data and data.get("status"):
             services.change_status(order.pk, data["status"])
@@ -355,3 +356,96 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
         # trail's time index through ten million rows (3-5 s).
         ids = Auditor.objects.filter(condition).order_by().values_list("pk", flat=True)[:HISTORY_ROWS_MAX]
         return Auditor.objects.filter(pk__in=list(ids))
+
+
+# --- photos across orders ---------------------------------------------------
+# Photos are usually handled on their order's page; this list is for finding
+# them across orders. Uploads are validated by content like the API's, and a
+# delete removes the stored objects once the transaction commits. It lives here,
+# not in media_uploads, because every change goes through the order's rules.
+
+
+@admin.register(ServiceOrderImage)
+class ServiceOrderImageAdmin(BigTableAdminMixin, ServiceFormAdminMixin, admin.ModelAdmin):
+    form = ImageUploadAdminForm
+    list_display = (
+        "preview",
+        "order",
+        "original_name",
+        "content_type",
+        "dimensions",
+        "size",
+        "uploaded_by",
+        "date_created",
+    )
+    list_display_links = ("original_name",)
+    list_filter = ("content_type", "date_created")
+    list_select_related = ("order", "uploaded_by")
+    search_fields = ("original_name", "=order__id", "order__client_name")
+    search_help_text = "File name, exact order number or client name."
+    autocomplete_fields = ("order",)
+    # No date_hierarchy (a DISTINCT over every photo; the date filter is a range), and 50
+    # rows a page: each row signs two links.
+    list_per_page = 50
+    readonly_fields = (
+        "large_preview",
+        "original_name",
+        "content_type",
+        "dimensions",
+        "size",
+        "uploaded_by",
+        "date_created",
+    )
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("order", "file")
+        return ("order", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else ("order", *self.readonly_fields)
+
+    def has_change_permission(self, request, obj=None):
+        # A stored photo is never edited, only added or deleted.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            image = services.upload_order_image(
+                form.cleaned_data["order"].pk,
+                data=form.image_data,
+                original_name=form.cleaned_data["file"].name,
+                uploaded_by=request.user,
+            )
+        except BusinessError as error:
+            raise ServiceRefused.from_error(error, {"file": "file"})
+        sync_instance(obj, image)
+
+    def delete_model(self, request, obj):
+        services.delete_order_image(obj.order_id, obj.pk)
+
+    @admin.display(description="photo")
+    def preview(self, image: ServiceOrderImage):
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" style="max-width:96px;max-height:72px;'
+            'border-radius:3px"></a>',
+            media.signed_url(image.image),
+            media.signed_url(image.thumbnail or image.image),
+        )
+
+    @admin.display(description="image")
+    def large_preview(self, image: ServiceOrderImage):
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener" title="Open the full image">'
+            '<img src="{}" alt="" style="max-width:640px;max-height:480px;border-radius:4px"></a>',
+            media.signed_url(image.image),
+            media.signed_url(image.image),
+        )
+
+    @admin.display(description="size (px)")
+    def dimensions(self, image: ServiceOrderImage):
+        return f"{image.width} x {image.height}" if image.width else "—"
+
+    @admin.display(description="bytes", ordering="size_bytes")
+    def size(self, image: ServiceOrderImage):
+        return f"{image.size_bytes:,}"

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.forms.models import BaseInlineFormSet
 
-from maintenance.backoffice.mixins import StaleEditFormMixin
+from maintenance.adminkit.mixins import StaleEditFormMixin
 from media_uploads.forms import validated_image_bytes
 from orders.models import ALLOWED_TRANSITIONS, ServiceOrder, ServiceOrderItem
 

@@ -24,6 +24,8 @@ from maintenance.api.concurrency import check_version
 from maintenance.api.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
 from maintenance.audit.context import current_actor
 from maintenance.audit.signals import audit_rows, rows_created
+from media_uploads import services as media
+from media_uploads.models import ServiceOrderImage
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder, ServiceOrderItem
 
 CLIENT_FIELDS = ("client_name", "client_phone", "client_email", "description")
@@ -199,11 +201,16 @@ def _same_lines(order: ServiceOrder, lines: list[OrderLine]) -> bool:
     return placed == sorted((line.spare_part_id, line.quantity) for line in lines)
 
 
-def _lock_order(order_id: int) -> ServiceOrder:
-    order = ServiceOrder.objects.select_for_update().filter(pk=order_id).first()
+def _existing_order(order_id: int, *, lock: bool = False) -> ServiceOrder:
+    orders = ServiceOrder.objects.select_for_update() if lock else ServiceOrder.objects
+    order = orders.filter(pk=order_id).first()
     if order is None:
         raise NotFound(f"Service order {order_id} not found.")
     return order
+
+
+def _lock_order(order_id: int) -> ServiceOrder:
+    return _existing_order(order_id, lock=True)
 
 
 def _require_open(order: ServiceOrder, what: str = "its lines") -> None:
@@ -343,3 +350,56 @@ def update_order(order_id: int, *, status: str | None = None, expected_version=N
         if status is not None:
             order = change_status(order_id, status)
     return order
+
+
+# --- an order's photos ------------------------------------------------------
+# The photos themselves (validation by content, storage, signed links) are media_uploads';
+# what an order allows is decided here: it must exist and be open, and stays locked while
+# a photo's row is written or deleted, so it cannot become final in between.
+
+
+def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", uploaded_by=None) -> ServiceOrderImage:
+    """Validate, upload the original and its thumbnail, then write the row.
+
+    Called outside a transaction, a failure at any step leaves nothing behind.
+    Inside a caller's transaction that is later rolled back, the objects would
+    stay: call it from the outermost level (the API does).
+    """
+    _require_open(_existing_order(order_id), "its photos")
+    image = media.inspect_image(data)
+    original, thumbnail = media.store_image(prefix=f"orders/{order_id}", image=image)
+    try:
+        with transaction.atomic():
+            _require_open(_lock_order(order_id), "its photos")
+            return ServiceOrderImage.objects.create(
+                order_id=order_id,
+                image=original,
+                thumbnail=thumbnail,
+                original_name=(original_name or "")[:255],
+                content_type=image.content_type,
+                size_bytes=len(image.data),
+                width=image.width,
+                height=image.height,
+                uploaded_by=uploaded_by,
+            )
+    except BaseException as exc:
+        media.delete_stored_objects([original, thumbnail])
+        if isinstance(exc, IntegrityError) and not ServiceOrder.objects.filter(pk=order_id).exists():
+            # The order was deleted while the image was uploading.
+            raise NotFound(f"Service order {order_id} not found.") from exc
+        raise
+
+
+def get_order_image(order_id: int, image_id: int) -> ServiceOrderImage:
+    image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
+    if image is None:
+        _existing_order(order_id)
+        raise NotFound(f"Image {image_id} not found on order {order_id}.")
+    return image
+
+
+def delete_order_image(order_id: int, image_id: int) -> None:
+    """Delete the row now; its objects go once the transaction commits (media_uploads.signals)."""
+    with transaction.atomic():
+        _require_open(_lock_order(order_id), "its photos")
+        get_order_image(order_id, image_id).delete()

@@ -29,7 +29,7 @@ from PIL import Image
 from conftest import make_user, token_for
 from inventory import services as inventory
 from maintenance.audit.models import Auditor
-from media_uploads import services as media
+from orders import services as order_services
 from orders import services as orders
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -95,7 +95,7 @@ def seeded(live_server_url):
         ).order
         for n, part in enumerate(parts[:3])
     ]
-    image = media.upload_order_image(placed[0].pk, data=_png(), original_name="pump.png", uploaded_by=user)
+    image = order_services.upload_order_image(placed[0].pk, data=_png(), original_name="pump.png", uploaded_by=user)
     return {
         "token": token_for(user),
         "category": category,

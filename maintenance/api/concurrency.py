@@ -3,7 +3,7 @@
 The API sends it as an ``ETag`` on a single object's answers (the ``date_updated`` the answer
 shows); a ``PATCH`` with ``If-Match`` is refused with 412 if the object changed since (the
 services call :func:`check_version` under the row lock). The admin's edit forms guard each
-field instead (``maintenance.backoffice.mixins.StaleEditFormMixin``).
+field instead (``maintenance.adminkit.mixins.StaleEditFormMixin``).
 """
 
 from __future__ import annotations

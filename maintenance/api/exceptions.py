@@ -25,19 +25,13 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from maintenance.api.errors import BusinessError
-from maintenance.http.timing import RequestTimeout, current_request_id
+from maintenance.http.responses import json_error, with_request_id
+from maintenance.http.timing import RequestTimeout
 
 logger = logging.getLogger(__name__)
 
 
 FALLBACK_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed"}
-
-
-def _with_request_id(data: dict) -> dict:
-    request_id = current_request_id.get()
-    if request_id and isinstance(data, dict) and "detail" in data:
-        data = {**data, "request_id": request_id}
-    return data
 
 
 def too_large_body() -> dict:
@@ -81,7 +75,7 @@ def business_error_body(exc: BusinessError) -> dict:
 
 
 def request_timeout_body(exc: RequestTimeout) -> dict:
-    return _with_request_id(
+    return with_request_id(
         {"detail": f"The request took longer than {exc} s and was stopped; retry later.", "code": "timeout"}
     )
 
@@ -90,15 +84,15 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestTimeout):
         return Response(request_timeout_body(exc), status=status.HTTP_504_GATEWAY_TIMEOUT)
     if isinstance(exc, BusinessError):
-        return Response(_with_request_id(business_error_body(exc)), status=exc.status_code)
+        return Response(with_request_id(business_error_body(exc)), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         return Response(as_serializer_error(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):
-        return Response(_with_request_id(too_large_body()), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return Response(with_request_id(too_large_body()), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable: %s", exc)
         return Response(
-            _with_request_id(database_error_body(exc)),
+            with_request_id(database_error_body(exc)),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": DATABASE_RETRY_AFTER},
         )
@@ -108,14 +102,10 @@ def exception_handler(exc, context):
             # DRF's own errors carry a code on the exception, not in the body.
             code = getattr(getattr(exc, "detail", None), "code", None) or getattr(exc, "default_code", None)
             response.data["code"] = code or FALLBACK_CODES.get(response.status_code, "error")
-        response.data = _with_request_id(response.data)
+        response.data = with_request_id(response.data)
     if response is None and isinstance(exc, DatabaseError):
         logger.exception("database error")
     return response
-
-
-def json_error(status_code: int, detail: str, code: str, **extra) -> JsonResponse:
-    return JsonResponse(_with_request_id({"detail": detail, "code": code, **extra}), status=status_code)
 
 
 API_NOT_FOUND = "api-not-found"  # the route's name: it answers, but no view of the API does
@@ -146,7 +136,7 @@ def handler500(request):
         return HttpResponse("The request took too long and was stopped.\n", status=504, content_type="text/plain")
     if isinstance(exc, OperationalError | InterfaceError):
         if request.path.startswith(("/api/", "/health/")):
-            response = JsonResponse(_with_request_id(database_error_body(exc)), status=503)
+            response = JsonResponse(with_request_id(database_error_body(exc)), status=503)
         else:
             response = HttpResponse(
                 "Service temporarily unavailable (database); retry shortly.\n", status=503, content_type="text/plain"
@@ -163,7 +153,7 @@ def handler500(request):
 def handler400(request, exception=None):
     if request.path.startswith("/api/"):
         if isinstance(exception, RequestDataTooBig):
-            return JsonResponse(_with_request_id(too_large_body()), status=413)
+            return JsonResponse(with_request_id(too_large_body()), status=413)
         return json_error(400, "Bad request.", "bad_request")
     from django.views.defaults import bad_request
 

@@ -24,10 +24,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
+from maintenance.adminkit.mixins import ReadOnlyAdminMixin
+from maintenance.adminkit.pagination import BigTableAdminMixin
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
-from maintenance.backoffice.mixins import ReadOnlyAdminMixin
-from maintenance.backoffice.pagination import BigTableAdminMixin
 
 EMPTY = "—"
 HISTORY_PAGE_SIZE = 50

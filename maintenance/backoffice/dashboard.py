@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import SparePart
-from maintenance.backoffice.pagination import EXACT_COUNT_LIMIT, estimated_rows
+from maintenance.adminkit.pagination import EXACT_COUNT_LIMIT, estimated_rows
 from orders.models import ALLOWED_TRANSITIONS, OrderStatus, ServiceOrder
 
 CHART_DAYS = 30

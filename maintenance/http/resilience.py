@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from maintenance.api.exceptions import json_error
+from maintenance.http.responses import json_error
 
 # Multipart framing around an image: an upload may exceed the image limit by this much.
 MULTIPART_OVERHEAD = 64 * 1024

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from maintenance.backoffice.mixins import ReadOnlyAdminMixin
+from maintenance.adminkit.mixins import ReadOnlyAdminMixin
 from maintenance.idempotency.models import ProcessedRequest
 
 

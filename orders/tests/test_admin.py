@@ -408,11 +408,11 @@ def test_a_failed_order_with_a_photo_leaves_no_photo(staff):
 
 
 def test_deleting_a_photo_from_the_order_page(staff, django_capture_on_commit_callbacks):
-    from media_uploads import services as media
+    from orders import services as order_services
 
     part = SparePartFactory(stock=10)
     order = place((part, 1))
-    image = media.upload_order_image(order.pk, data=png_bytes(), original_name="x.png")
+    image = order_services.upload_order_image(order.pk, data=png_bytes(), original_name="x.png")
     names = [image.image.name, image.thumbnail.name]
     with django_capture_on_commit_callbacks(execute=True):
         response = staff.post(change_url(order), change_form(order, delete_images=[image]))

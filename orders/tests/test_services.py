@@ -1,12 +1,18 @@
 """orders.services, called directly: placing orders, their lines and their lifecycle."""
 
+import io
+import uuid
 from decimal import Decimal
 
 import pytest
+from django.core.files.storage import default_storage
+from PIL import Image
 
 from inventory.models import StockMovement
 from inventory.tests.factories import SparePartFactory
 from maintenance.api.errors import Conflict, InsufficientStock, InvalidInput, InvalidTransition, NotFound
+from media_uploads import services as media
+from media_uploads.models import ServiceOrderImage
 from orders import services
 from orders.models import OrderStatus, ServiceOrder
 
@@ -121,3 +127,55 @@ def test_update_order_changes_details_and_status_together():
         services.update_order(order.pk)
     with pytest.raises(InvalidInput):
         services.update_order_details(order.pk, total="0")
+
+
+# --- an order's photos ------------------------------------------------------
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def open_order():
+    part = SparePartFactory(stock=5)
+    order = services.place_order(request_id=uuid.uuid4().hex, items=[{"spare_part_id": part.pk, "quantity": 1}]).order
+    yield order
+    for image in ServiceOrderImage.objects.filter(order=order):
+        media.delete_stored_objects([image.image.name, image.thumbnail.name])
+
+
+def test_an_upload_stores_the_original_and_a_thumbnail_and_a_delete_removes_the_row(open_order):
+    data = png_bytes()
+    image = services.upload_order_image(open_order.pk, data=data, original_name="pump.png")
+    assert (image.content_type, image.size_bytes, image.original_name) == ("image/png", len(data), "pump.png")
+    with default_storage.open(image.image.name) as stored:
+        assert stored.read() == data
+    assert default_storage.exists(image.thumbnail.name)
+    assert services.get_order_image(open_order.pk, image.pk) == image
+    services.delete_order_image(open_order.pk, image.pk)
+    assert not ServiceOrderImage.objects.filter(pk=image.pk).exists()
+    with pytest.raises(NotFound):
+        services.get_order_image(open_order.pk, image.pk)
+
+
+def test_an_upload_to_an_unknown_order_stores_nothing():
+    with pytest.raises(NotFound):
+        services.upload_order_image(10**12, data=png_bytes())
+    assert not ServiceOrderImage.objects.exists()
+
+
+@pytest.mark.parametrize("final", ["completed", "cancelled"])
+def test_a_final_orders_photos_can_no_longer_change(open_order, final):
+    image = services.upload_order_image(open_order.pk, data=png_bytes())
+    if final == "completed":
+        services.change_status(open_order.pk, "in_progress")
+    services.change_status(open_order.pk, final)
+    with pytest.raises(Conflict) as upload:
+        services.upload_order_image(open_order.pk, data=png_bytes())
+    with pytest.raises(Conflict) as delete:
+        services.delete_order_image(open_order.pk, image.pk)
+    assert (upload.value.code, delete.value.code) == ("order_final", "order_final")
+    assert list(ServiceOrderImage.objects.filter(order=open_order)) == [image]

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from inventory.models import StockMovement
 from inventory.tests.factories import SparePartFactory
+from maintenance.adminkit.pagination import EstimatedCountPaginator
 from maintenance.audit.models import Auditor
 from maintenance.backoffice.dashboard import status_counts
-from maintenance.backoffice.pagination import EstimatedCountPaginator
 from orders import services as orders
 from orders.admin import ServiceOrderAdmin
 from orders.models import ServiceOrder

@@ -1,7 +1,7 @@
 'use strict';
 // The order form's live totals: each new line's total (quantity x the part's price) and the
 // order's total after saving, updated as parts are picked and quantities typed. The prices come
-// with the part picker's results (maintenance.backoffice.site: a ModelAdmin's autocomplete_data).
+// with the part picker's results (maintenance.adminkit.site: a ModelAdmin's autocomplete_data).
 // The server computes the real total when the order is saved; this only shows it early.
 window.addEventListener('load', function() {
     const $ = window.django && window.django.jQuery;

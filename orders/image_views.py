@@ -1,4 +1,4 @@
-"""Order image API: ``/api/v1/orders/{id}/image(s)/…``."""
+"""An order's photos in the API: ``/api/v1/orders/{id}/image(s)/…``."""
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from maintenance.api.errors import NotFound
 from maintenance.api.schema import RequestTooLargeErrorSerializer, error_response
 from maintenance.http.resilience import MULTIPART_OVERHEAD
-from media_uploads import services
+from media_uploads import services as media
 from media_uploads.models import ServiceOrderImage
 from media_uploads.serializers import ImageUploadSerializer, ServiceOrderImageSerializer
+from orders import services
 from orders.models import ServiceOrder
 
 # The routes' patterns (\d{1,18}) would be documented as strings; the ids are integers.
@@ -62,12 +63,12 @@ class OrderImagesView(GenericAPIView):
     )
     def post(self, request, order_id: int):
         # Refuse an oversized body before reading it.
-        services.check_upload_size(max(_content_length(request) - MULTIPART_OVERHEAD, 0))
+        media.check_upload_size(max(_content_length(request) - MULTIPART_OVERHEAD, 0))
         self._require_order(order_id)
         serializer = ImageUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
-        services.check_upload_size(upload.size)
+        media.check_upload_size(upload.size)
         image = services.upload_order_image(
             order_id, data=upload.read(), original_name=upload.name, uploaded_by=request.user
         )

@@ -13,8 +13,8 @@ from django.urls import reverse
 from PIL import Image
 
 from inventory.tests.factories import SparePartFactory
-from media_uploads import services as media
 from media_uploads.models import ServiceOrderImage
+from orders import services as order_services
 from orders import services as orders
 
 pytestmark = pytest.mark.django_db
@@ -42,11 +42,11 @@ def test_changelist_shows_signed_thumbnails_with_constant_queries(staff, order):
         assert response.status_code == 200
         return len(queries), response.content.decode()
 
-    media.upload_order_image(order.pk, data=image_bytes(), original_name="a.png")
+    order_services.upload_order_image(order.pk, data=image_bytes(), original_name="a.png")
     few, html = count_queries()
     assert "_thumb.jpg" in html and "X-Amz-Signature" in html
     for n in range(4):
-        media.upload_order_image(order.pk, data=image_bytes("JPEG"), original_name=f"b{n}.jpg")
+        order_services.upload_order_image(order.pk, data=image_bytes("JPEG"), original_name=f"b{n}.jpg")
     assert count_queries()[0] == few
 
 
@@ -81,7 +81,7 @@ def test_oversized_upload_is_a_form_error(staff, order, settings):
 
 
 def test_delete_from_the_admin_removes_the_objects(staff, order, django_capture_on_commit_callbacks):
-    image = media.upload_order_image(order.pk, data=image_bytes(), original_name="a.png")
+    image = order_services.upload_order_image(order.pk, data=image_bytes(), original_name="a.png")
     names = [image.image.name, image.thumbnail.name]
     url = reverse("admin:media_uploads_serviceorderimage_delete", args=[image.pk])
     with django_capture_on_commit_callbacks(execute=True):

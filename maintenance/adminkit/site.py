@@ -67,4 +67,4 @@ class WorkshopAdminSite(admin.AdminSite):
 
 
 class WorkshopAdminConfig(AdminConfig):
-    default_site = "maintenance.backoffice.site.WorkshopAdminSite"
+    default_site = "maintenance.adminkit.site.WorkshopAdminSite"

@@ -35,6 +35,7 @@ from conftest import client_for, make_user
 from inventory.services import create_spare_part
 from media_uploads import services
 from media_uploads.models import ServiceOrderImage
+from orders import services as order_services
 from orders.services import place_order
 
 pytestmark = pytest.mark.django_db
@@ -483,8 +484,8 @@ def test_unknown_order_is_404(api, method, path):
 
 
 def test_service_refuses_unknown_order_before_uploading():
-    with pytest.raises(services.NotFound):
-        services.upload_order_image(MISSING_ORDER, data=make_image())
+    with pytest.raises(order_services.NotFound):
+        order_services.upload_order_image(MISSING_ORDER, data=make_image())
     assert stored_names(MISSING_ORDER) == []
 
 
@@ -610,7 +611,7 @@ def test_database_failure_after_upload_deletes_the_objects(api, order, monkeypat
 
     monkeypatch.setattr(ServiceOrderImage.objects, "create", broken_create)
     with pytest.raises(IntegrityError):
-        services.upload_order_image(order.pk, data=make_image("JPEG"))
+        order_services.upload_order_image(order.pk, data=make_image("JPEG"))
     assert_nothing_saved(order.pk)
 
 
@@ -638,8 +639,8 @@ def test_order_deleted_during_upload_is_404_without_debris(api, order, monkeypat
         return stored
 
     monkeypatch.setattr(services, "_store", store_then_delete_order)
-    with pytest.raises(services.NotFound):
-        services.upload_order_image(order.pk, data=make_image("PNG"))
+    with pytest.raises(order_services.NotFound):
+        order_services.upload_order_image(order.pk, data=make_image("PNG"))
     assert stored_names(order.pk) == []
     assert not ServiceOrderImage.objects.filter(order_id=order.pk).exists()
 
