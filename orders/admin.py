@@ -365,19 +365,13 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
 # not in media_uploads, because every change goes through the order's rules.
 
 
+PHOTO_DETAILS = ("original_name", "content_type", "dimensions", "size", "uploaded_by", "date_created")
+
+
 @admin.register(ServiceOrderImage)
 class ServiceOrderImageAdmin(BigTableAdminMixin, ServiceFormAdminMixin, admin.ModelAdmin):
     form = ImageUploadAdminForm
-    list_display = (
-        "preview",
-        "order",
-        "original_name",
-        "content_type",
-        "dimensions",
-        "size",
-        "uploaded_by",
-        "date_created",
-    )
+    list_display = ("preview", "order", *PHOTO_DETAILS)
     list_display_links = ("original_name",)
     list_filter = ("content_type", "date_created")
     list_select_related = ("order", "uploaded_by")
@@ -387,15 +381,7 @@ class ServiceOrderImageAdmin(BigTableAdminMixin, ServiceFormAdminMixin, admin.Mo
     # No date_hierarchy (a DISTINCT over every photo; the date filter is a range), and 50
     # rows a page: each row signs two links.
     list_per_page = 50
-    readonly_fields = (
-        "large_preview",
-        "original_name",
-        "content_type",
-        "dimensions",
-        "size",
-        "uploaded_by",
-        "date_created",
-    )
+    readonly_fields = ("large_preview", *PHOTO_DETAILS)
 
     def get_fields(self, request, obj=None):
         if obj is None:
