@@ -64,11 +64,12 @@ test: $(STAMP) browser-deps client-deps
 	$(MAKE) --no-print-directory lint
 
 # The edit-test loop: the same real PostgreSQL and S3, without the tests that start servers
-# (pytest marker "live": browser, resilience faults, schema fuzzing, the gunicorn concurrency runs).
+# (pytest marker "live": browser, resilience faults, schema fuzzing, the gunicorn concurrency runs),
+# spread over every core by pytest-xdist (each worker has its own test database).
 test-fast: $(STAMP) client-deps
 	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
-		$(PY) -m pytest -q -m "not live" $(PYTEST_ARGS)'
+		$(PY) -m pytest -q -m "not live" -n auto $(PYTEST_ARGS)'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
