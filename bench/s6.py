@@ -13,6 +13,7 @@ e-mail, a request id, an SKU prefix), so the list works at any ``--scale``.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import re
 import statistics
@@ -63,7 +64,12 @@ def pages(db) -> list[tuple[str, str, str]]:
         "SELECT id, client_name, client_email, request_id FROM orders_serviceorder WHERE id = %s",
         [max(1, orders // 4)],
     )
-    (audit_request_id,) = _one(db, "SELECT request_id FROM audit_auditor WHERE object_id = %s LIMIT 1", [str(order)])
+    (audit_request_id, audit_middle) = _one(
+        db, "SELECT request_id, timestamp FROM audit_auditor WHERE object_id = %s LIMIT 1", [str(order)]
+    )
+    # A page deep in the trail, as a client reaches it by following "next": a cursor at that
+    # entry's time (DRF's cursor is the base64 of "p=<position>").
+    deep_cursor = base64.b64encode(urlencode({"p": str(audit_middle)}).encode()).decode()
     order_ct, part_ct = (
         _one(db, "SELECT id FROM django_content_type WHERE app_label = %s AND model = %s", [app, model])[0]
         for app, model in (("orders", "serviceorder"), ("inventory", "sparepart"))
@@ -148,7 +154,7 @@ def pages(db) -> list[tuple[str, str, str]]:
         ("orders, by request_id", f"/api/v1/orders/?limit=50&request_id={request_id}"),
         ("order detail (most lines)", f"/api/v1/orders/{big_order}/"),
         ("audit", "/api/v1/audit/?limit=50"),
-        ("audit, deep offset", f"/api/v1/audit/?limit=50&offset={orders * 5 // 2}"),
+        ("audit, deep page (cursor)", f"/api/v1/audit/?limit=50&cursor={quote(deep_cursor)}"),
         ("audit, one object", f"/api/v1/audit/?limit=50&model=serviceorder&object_id={order}"),
         ("audit, action=update", "/api/v1/audit/?limit=50&action=update"),
         ("audit, request_id", f"/api/v1/audit/?limit=50&request_id={audit_request_id}"),

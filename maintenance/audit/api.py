@@ -7,7 +7,8 @@ from django.contrib.contenttypes.models import ContentType
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
-from maintenance.api.filters import IdFilter, IsoDateTimeFilter
+from maintenance.api.filters import FilterBackend, IdFilter, IsoDateTimeFilter, SearchFilter
+from maintenance.api.pagination import KeysetPagination
 from maintenance.api.permissions import CanReadAuditTrail
 from maintenance.audit.models import Auditor
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
@@ -50,6 +51,12 @@ class AuditorSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AuditPagination(KeysetPagination):
+    # The (timestamp, id) index serves both the order and each page's range; rows written by one
+    # statement share a timestamp, and the cursor's offset tells them apart.
+    ordering = ("-timestamp", "-id")
+
+
 class AuditorFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(
         field_name="content_type__model", lookup_expr="iexact", label="Model", help_text="e.g. `sparepart`."
@@ -76,8 +83,9 @@ class AuditorViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [CanReadAuditTrail]
     filterset_class = AuditorFilter
     search_fields = ["object_repr"]
-    ordering_fields = ["timestamp", "id"]
-    ordering = ["-timestamp", "-id"]
+    # Paged by position, newest first, in a fixed order (so no OrderingFilter): see AuditPagination.
+    filter_backends = [FilterBackend, SearchFilter]
+    pagination_class = AuditPagination
 
     def get_queryset(self):
         """Only the entries of models the user may view: an entry carries the object's values."""
