@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]  # maintenance/dev/localservices.py → the project
 STATE_DIR = Path(os.environ.get("DEV_STATE_DIR", PROJECT_DIR / ".state")).resolve()
 PGDATA = STATE_DIR / "pgdata"
 S3_DIR = STATE_DIR / "s3"

@@ -2,6 +2,7 @@ import os
 import secrets
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
     @staticmethod
     def _generated_password() -> str:
         """This machine's admin password: made once and kept in the (gitignored) state folder."""
-        state_dir = Path(os.environ.get("DEV_STATE_DIR", Path(__file__).resolve().parents[3] / ".state"))
+        state_dir = Path(os.environ.get("DEV_STATE_DIR", settings.BASE_DIR / ".state"))
         password_file = state_dir / "admin-password"
         if password_file.exists():
             return password_file.read_text().strip()
