@@ -5,7 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from inventory.serializers import MONEY, SparePartSerializer, format_timestamp
+from inventory.serializers import MONEY, OneTimeZoneListSerializer, SparePartSerializer, format_timestamp
 from media_uploads.serializers import ServiceOrderImageSerializer
 from orders.models import OrderStatus, ServiceOrder, ServiceOrderItem
 
@@ -72,17 +72,19 @@ class ServiceOrderItemSerializer(serializers.ModelSerializer):
         model = ServiceOrderItem
         fields = ["id", "spare_part_id", "quantity", "unit_price", "line_total", "spare_part", "date_created"]
         read_only_fields = fields
+        list_serializer_class = OneTimeZoneListSerializer
 
-    def to_representation(self, item):
+    def to_representation(self, item, time_zone=None):
         # Tuned as SparePartSerializer's is; a test holds it to DRF's generic path.
+        tz = time_zone or timezone.get_current_timezone()
         return {
             "id": item.pk,
             "spare_part_id": item.spare_part_id,
             "quantity": item.quantity,
             "unit_price": MONEY.to_representation(item.unit_price),
             "line_total": MONEY.to_representation(item.line_total),
-            "spare_part": _PART.to_representation(item.spare_part),
-            "date_created": format_timestamp(item.date_created),
+            "spare_part": _PART.to_representation(item.spare_part, time_zone=tz),
+            "date_created": format_timestamp(item.date_created, tz),
         }
 
 
@@ -126,10 +128,11 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
             "date_updated",
         ]
         read_only_fields = fields
+        list_serializer_class = OneTimeZoneListSerializer
 
-    def to_representation(self, order):
+    def to_representation(self, order, time_zone=None):
         images = order.image_list
-        tz = timezone.get_current_timezone()
+        tz = time_zone or timezone.get_current_timezone()
         return {
             "id": order.pk,
             "request_id": order.request_id,
@@ -141,7 +144,7 @@ class ServiceOrderSerializer(serializers.ModelSerializer):
             "client_email": order.client_email,
             "description": order.description,
             "created_by": order.created_by.username if order.created_by_id else None,
-            "items": [_ITEM.to_representation(item) for item in order.item_list],
+            "items": [_ITEM.to_representation(item, time_zone=tz) for item in order.item_list],
             "images": ServiceOrderImageSerializer(images, many=True).data if images else [],
             "date_created": format_timestamp(order.date_created, tz),
             "date_updated": format_timestamp(order.date_updated, tz),
