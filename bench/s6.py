@@ -186,13 +186,8 @@ def _admin_session(base_url: str):
 def _api_session(db):
     import requests
 
-    (token,) = _one(
-        db,
-        "SELECT t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE u.username = %s",
-        [BENCH_USER],
-    )
     session = requests.Session()
-    session.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
+    session.headers.update({"Authorization": f"Token {bench_token(db)}", "Accept": "application/json"})
     return session
 
 
@@ -221,8 +216,32 @@ def measure(session, url: str, *, warmup: int, requests: int) -> dict:
     }
 
 
-def run(db, base_env: dict, *, requests: int = 10, warmup: int = 2, only: str | None = None, log=print) -> dict:
-    """S6 against the big data set; the caller checks :func:`big_data_present` first."""
+def order_parts(db, count: int = 1000) -> list[int]:
+    """Parts of the big data set that S1's orders can take from: ``count`` of them, spread over
+    the ids, each with stock for many one-unit orders."""
+    rows = db.query(
+        "SELECT id FROM inventory_sparepart WHERE stock >= 100 ORDER BY hashint8(id) LIMIT %s", [count], dbname=BIG_DB
+    )
+    return sorted(row[0] for row in rows)
+
+
+def bench_token(db) -> str:
+    (token,) = _one(
+        db,
+        "SELECT t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE u.username = %s",
+        [BENCH_USER],
+    )
+    return token
+
+
+def run(
+    db, base_env: dict, *, requests: int = 10, warmup: int = 2, only: str | None = None, log=print, orders=None
+) -> dict:
+    """S6 against the big data set; the caller checks :func:`big_data_present` first.
+
+    ``orders(server)``, when given, runs S1's order load against the same server after the
+    pages (the issue's "S1 on the big data set"); its result is kept under ``"S1"``.
+    """
     from bench.run import PROJECT_DIR, WORK_DIR, Gunicorn
 
     env = dict(base_env, DATABASE_URL=db.url(BIG_DB))
@@ -267,9 +286,11 @@ def run(db, base_env: dict, *, requests: int = 10, warmup: int = 2, only: str | 
                 f"S6 {kind:5} {label:38} p50 {result['p50_ms']:8.1f} p95 {result['p95_ms']:8.1f} ms "
                 f"{result['statuses']}{'' if result['met'] else '  ** over budget **'}"
             )
+        s1 = orders(server) if orders else None
     finally:
         server.stop()
     return {
+        "S1": s1,
         "database": BIG_DB,
         "bytes": size,
         "rows": counts,
@@ -298,4 +319,17 @@ def markdown(s6: dict) -> list[str]:
             f"| {page['kind']} | {page['label']} | {page['p50_ms']:.1f} | {page['p95_ms']:.1f} | {statuses} | "
             f"{'yes' if page['met'] else '**no**'} |"
         )
+    s1 = s6.get("S1")
+    if s1:
+        lines += [
+            "",
+            f"S1 on the big data set (c={s1['connections']}, {s1['duration_s']:.0f} s, 1,000 parts): "
+            f"{s1['rps']:.0f} orders/s, p50 {s1['p50_ms']:.1f} ms, p99 {s1['p99_ms']:.1f} ms, non-2xx {s1['non_2xx']}"
+            + (
+                f"; on an empty database in the same run {s1['empty_rps']:.0f} orders/s: "
+                f"**{s1['of_empty']:.0%}** (target ≥ 85 %)."
+                if s1.get("empty_rps")
+                else "."
+            ),
+        ]
     return lines
