@@ -185,8 +185,12 @@ AXES_CLIENT_IP_CALLABLE = "maintenance.http.client_address.client_address"
 # --- request limits ----------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 MAX_IMAGE_UPLOAD_BYTES = env.int("MAX_IMAGE_UPLOAD_BYTES", default=10 * 1024 * 1024)
-# Decoding needs 3-4 bytes per pixel: 50 million (a 48-megapixel phone photo) is ~200 MB.
+# An upper bound on pixels; the memory budget below usually sets a lower one.
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=50_000_000)
+# What decoding one upload may cost a worker in memory; each format's pixel limit follows from
+# it (media_uploads.services.pixel_limit): at 120 MB, 14 MP for JPEG and PNG (a larger JPEG is
+# stored at a half, a quarter or an eighth of its size), 6.3 MP for WebP.
+IMAGE_DECODE_BUDGET_MB = env.int("IMAGE_DECODE_BUDGET_MB", default=120)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MAX_ORDER_LINES = env.int("MAX_ORDER_LINES", default=100)
 MAX_LINE_QUANTITY = env.int("MAX_LINE_QUANTITY", default=10000)

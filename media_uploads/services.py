@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from storages.backends.s3 import S3Storage
 
 from maintenance.api.errors import BusinessError, InvalidInput, StorageUnavailable
@@ -34,8 +35,11 @@ ALLOWED_FORMATS = {
     "WEBP": ("image/webp", "webp"),
 }
 THUMBNAIL_SIZE = (320, 320)
-# EXIF orientations that turn the picture a quarter: its upright width is the stored height.
-QUARTER_TURNS = {5, 6, 7, 8}
+# Bytes of a worker's memory that one pixel costs while an image is decoded, turned upright
+# and encoded again, by format: measured peaks (orders/tests/test_image_api.py) rounded up.
+DECODE_BYTES_PER_PIXEL = {"JPEG": 9, "MPO": 9, "PNG": 9, "WEBP": 20}
+# The reductions libjpeg applies while it decodes (Pillow's draft): 1, 1/2, 1/4, 1/8.
+JPEG_SCALES = (1, 2, 4, 8)
 STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
 
 
@@ -76,23 +80,37 @@ def _not_an_image() -> InvalidInput:
     return InvalidInput("The file is not a valid image.", field="file", code="invalid_image")
 
 
-def pixel_limit() -> int:
-    """The most pixels an image may have: ``MAX_IMAGE_PIXELS``, or Pillow's process-wide limit if lower.
+def pixel_limit(image_format: str | None = None) -> int:
+    """The most pixels a worker decodes for an image of ``image_format`` (the strictest if none).
 
-    Decoding costs 3-4 bytes per pixel whatever the file's size: a 300 KB PNG of
-    9000 x 9000 needs 240 MB. Pillow's own limit (89 million pixels) is a guard
-    against bombs, not a budget for a web worker.
+    Decoding costs memory by the pixel whatever the file's size (a 200 KB PNG of
+    7000 x 7000 took 377 MB): ``IMAGE_DECODE_BUDGET_MB`` divided by what a pixel of
+    that format costs (``DECODE_BYTES_PER_PIXEL``, measured), and never more than
+    ``MAX_IMAGE_PIXELS`` or Pillow's own bomb limit.
     """
-    return min(limit for limit in (settings.MAX_IMAGE_PIXELS, Image.MAX_IMAGE_PIXELS) if limit)
+    cost = DECODE_BYTES_PER_PIXEL.get(image_format, max(DECODE_BYTES_PER_PIXEL.values()))
+    budget = settings.IMAGE_DECODE_BUDGET_MB * 1024 * 1024 // cost
+    return min(limit for limit in (budget, settings.MAX_IMAGE_PIXELS, Image.MAX_IMAGE_PIXELS) if limit)
 
 
-def _too_many_pixels(width: int | None = None, height: int | None = None) -> InvalidInput:
+def _too_many_pixels(width: int | None = None, height: int | None = None, image_format: str | None = None):
     size = f" ({width} x {height})" if width and height else ""
+    kind = f" for {image_format}" if image_format else ""
     return InvalidInput(
-        f"The image has too many pixels{size}; the limit is {pixel_limit()} pixels (MAX_IMAGE_PIXELS).",
+        f"The image has too many pixels{size}; the limit{kind} is {pixel_limit(image_format)} pixels "
+        "(IMAGE_DECODE_BUDGET_MB, MAX_IMAGE_PIXELS).",
         field="file",
         code="image_too_many_pixels",
     )
+
+
+def _jpeg_scale(width: int, height: int) -> int | None:
+    """The least of libjpeg's reductions (1, 1/2, 1/4, 1/8) that brings a JPEG within its pixel limit."""
+    limit = pixel_limit("JPEG")
+    for scale in JPEG_SCALES:
+        if math.ceil(width / scale) * math.ceil(height / scale) <= limit:
+            return scale
+    return None
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -111,34 +129,57 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _make_thumbnail(image: Image.Image) -> bytes:
-    """A JPEG of at most THUMBNAIL_SIZE, turned upright as the EXIF orientation says.
-
-    Reduced first, turned after: ``thumbnail`` decodes a JPEG at an eighth of its
-    size where it can (``draft``), and turning the small copy costs nothing, where
-    turning first copied the full-size pixels once more.
-    """
+    """A JPEG of at most THUMBNAIL_SIZE (the image is reduced in place: call it last)."""
     image.thumbnail(THUMBNAIL_SIZE)
-    thumbnail = ImageOps.exif_transpose(image)
     buffer = io.BytesIO()
-    _flatten(thumbnail).save(buffer, format="JPEG", quality=85)
+    _flatten(image).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def _stored_format(image: Image.Image, detected: str) -> str:
+    """JPEG and PNG are stored as they came; WebP as PNG when it has transparency, else as JPEG.
+
+    Encoding WebP again costs libwebp 25-45 bytes of memory a pixel (226 MB for a 7.8 MP
+    picture, on top of decoding it), more than a worker can spare; JPEG and PNG encoders
+    work in small buffers.
+    """
+    if detected != "WEBP":
+        return "JPEG" if detected == "MPO" else detected
+    return "PNG" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info else "JPEG"
+
+
+def _encode(image: Image.Image, image_format: str) -> bytes:
+    """The picture alone: no EXIF (GPS, camera, orientation — the pixels are upright), no text
+    chunks, no bytes appended to the file; the colour profile is kept."""
+    options = {"icc_profile": image.info.get("icc_profile")}
+    if image_format == "JPEG":
+        image, options["quality"] = _flatten(image), 90
+    elif "transparency" in image.info:
+        options["transparency"] = image.info["transparency"]
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **{key: value for key, value in options.items() if value is not None})
     return buffer.getvalue()
 
 
 def inspect_image(data: bytes) -> InspectedImage:
-    """Decide from the bytes what the image is, or refuse it.
+    """Decide from the bytes what the image is, or refuse it; then rewrite it as it will be stored.
 
-    The format and the pixel count are checked from the header, before any
-    pixel is decoded; then Pillow verifies the file and decodes all of its data
-    (a truncated or corrupt file fails here) to make the thumbnail. Width and
-    height are the picture's as shown, upright (EXIF orientation applied).
+    The format and the pixel count are checked from the header, before any pixel is
+    decoded, against the format's pixel limit (:func:`pixel_limit`): a JPEG above it is
+    decoded at a half, a quarter or an eighth of its size (libjpeg scales while it
+    decodes) and stored so; other formats are refused. Then Pillow verifies the file,
+    decodes it (a truncated or corrupt file fails here), turns it upright as its EXIF
+    orientation says, and encodes it again (WebP as PNG or JPEG, see :func:`_stored_format`):
+    what is stored is the picture alone, without EXIF (a phone's GPS position) or anything
+    appended to the file. Format, width and height are the stored picture's.
     """
     check_upload_size(len(data))
     if not data:
         raise InvalidInput("The file is empty: not a valid image.", field="file", code="invalid_image")
     try:
-        # Pillow raises DecompressionBombError past twice MAX_IMAGE_PIXELS and only
-        # warns between one and two times; the explicit check below refuses both
-        # without touching the process-wide warnings filters.
+        # Pillow raises DecompressionBombError past twice its own limit and only warns
+        # between one and two times; the explicit checks refuse both without touching
+        # the process-wide warnings filters.
         with Image.open(io.BytesIO(data)) as probe:
             detected = probe.format
             width, height = probe.size
@@ -148,19 +189,25 @@ def inspect_image(data: bytes) -> InspectedImage:
                     field="file",
                     code="invalid_image_format",
                 )
-            if width * height > pixel_limit():
-                raise _too_many_pixels(width, height)
+            scale = _jpeg_scale(width, height) if detected in ("JPEG", "MPO") else 1
+            if scale is None or (scale == 1 and width * height > pixel_limit(detected)):
+                raise _too_many_pixels(width, height, detected)
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
-            if image.getexif().get(ExifTags.Base.Orientation) in QUARTER_TURNS:
-                width, height = height, width
+            if scale > 1:
+                image.draft(image.mode, (math.ceil(width / scale), math.ceil(height / scale)))
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+            stored_format = _stored_format(image, detected)
+            stored = _encode(image, stored_format)
+            width, height = image.size
             thumbnail = _make_thumbnail(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels() from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _not_an_image() from exc
-    content_type, extension = ALLOWED_FORMATS[detected]
-    return InspectedImage(data, detected, content_type, extension, width, height, thumbnail)
+    content_type, extension = ALLOWED_FORMATS[stored_format]
+    return InspectedImage(stored, stored_format, content_type, extension, width, height, thumbnail)
 
 
 def signed_url(file) -> str | None:

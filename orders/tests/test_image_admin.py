@@ -56,8 +56,9 @@ def test_upload_from_the_admin(staff, superuser, order):
     response = staff.post(ADD, {"order": order.pk, "file": upload})
     assert response.status_code == 302, response.content.decode()[:2000]
     image = ServiceOrderImage.objects.get()
-    assert (image.order, image.content_type, image.uploaded_by) == (order, "image/webp", superuser)
-    assert image.image.name.endswith(".webp") and default_storage.exists(image.thumbnail.name)
+    # Stored as JPEG: a WebP is encoded again as JPEG (PNG when it has transparency).
+    assert (image.order, image.content_type, image.uploaded_by) == (order, "image/jpeg", superuser)
+    assert image.image.name.endswith(".jpg") and default_storage.exists(image.thumbnail.name)
     detail = staff.get(reverse("admin:media_uploads_serviceorderimage_change", args=[image.pk]))
     assert detail.status_code == 200
     assert "X-Amz-Signature" in detail.content.decode()

@@ -46,6 +46,12 @@ FORMATS = {
     "PNG": ("image/png", "png"),
     "WEBP": ("image/webp", "webp"),
 }
+# What each is stored as: the picture encoded again (a WebP without transparency as JPEG).
+STORED_AS = {
+    "JPEG": ("JPEG", "image/jpeg", "jpg"),
+    "PNG": ("PNG", "image/png", "png"),
+    "WEBP": ("JPEG", "image/jpeg", "jpg"),
+}
 
 
 # --- helpers -----------------------------------------------------------------
@@ -145,8 +151,8 @@ def make_order(db):
 
 @pytest.mark.parametrize("route", ["image", "images"])
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_upload_stores_exact_bytes_and_a_thumbnail(api, order, fmt, route):
-    content_type, extension = FORMATS[fmt]
+def test_upload_stores_the_picture_encoded_again_and_a_thumbnail(api, order, fmt, route):
+    stored_format, content_type, extension = STORED_AS[fmt]
     data = make_image(fmt, (800, 600))
     # The client lies about both the name and the type: neither may matter.
     response = upload(api, order.pk, data, name="holiday.gif", content_type="text/plain", route=route)
@@ -155,7 +161,6 @@ def test_upload_stores_exact_bytes_and_a_thumbnail(api, order, fmt, route):
     body = response.json()
     assert body["order_id"] == order.pk
     assert body["content_type"] == content_type
-    assert body["size_bytes"] == len(data)
     assert (body["width"], body["height"]) == (800, 600)
     assert body["original_name"] == "holiday.gif"
 
@@ -168,8 +173,13 @@ def test_upload_stores_exact_bytes_and_a_thumbnail(api, order, fmt, route):
 
     original = fetch(body["url"])
     assert original.status_code == 200
-    assert original.content == data
     assert original.headers["Content-Type"] == content_type
+    assert body["size_bytes"] == len(original.content)
+    with Image.open(io.BytesIO(original.content)) as stored, Image.open(io.BytesIO(data)) as sent:
+        assert (stored.format, stored.size) == (stored_format, sent.size)
+        # The same picture (lossy formats move a sample by a few levels at most).
+        stored_pixel, sent_pixel = stored.convert("RGB").getpixel((10, 10)), sent.convert("RGB").getpixel((10, 10))
+        assert max(abs(a - b) for a, b in zip(stored_pixel, sent_pixel, strict=True)) <= 8
 
     thumb = fetch(body["thumbnail_url"])
     assert thumb.status_code == 200
@@ -211,7 +221,8 @@ def test_camera_mpo_jpeg_is_accepted_as_jpeg(api, order):
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == "image/jpeg"
     assert ServiceOrderImage.objects.get().image.name.endswith(".jpg")
-    assert fetch(response.json()["url"]).content == data
+    with Image.open(io.BytesIO(fetch(response.json()["url"]).content)) as stored:
+        assert (stored.format, getattr(stored, "n_frames", 1), stored.size) == ("JPEG", 1, (64, 48))
 
 
 def test_same_bytes_twice_are_two_objects(api, order):
@@ -221,10 +232,10 @@ def test_same_bytes_twice_are_two_objects(api, order):
     names = {row.image.name for row in ServiceOrderImage.objects.filter(pk__in=[first["id"], second["id"]])}
     assert len(names) == 2
     assert len(stored_names(order.pk)) == 4
-    assert fetch(first["url"]).content == fetch(second["url"]).content == data
+    assert fetch(first["url"]).content == fetch(second["url"]).content
 
 
-def test_exif_orientation_is_applied_to_the_thumbnail(api, order):
+def test_exif_orientation_is_applied_to_the_stored_picture_and_the_thumbnail(api, order):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
     data = make_image("JPEG", (640, 320), exif=exif.tobytes())
@@ -233,14 +244,43 @@ def test_exif_orientation_is_applied_to_the_thumbnail(api, order):
 
     assert response.status_code == 201, response.content
     body = response.json()
-    # The original is stored untouched (its own EXIF tag still says how to turn it)...
-    assert fetch(body["url"]).content == data
-    # ...the thumbnail is already turned: landscape pixels, portrait picture.
-    with Image.open(io.BytesIO(fetch(body["thumbnail_url"]).content)) as thumbnail:
-        assert thumbnail.size == (160, 320)
-        assert thumbnail.getexif().get(0x0112) in (None, 1)
-    # The dimensions are the picture's as shown.
     assert (body["width"], body["height"]) == (320, 640)
+    # Both are turned: portrait pixels, and no tag left to turn them again.
+    for url, size in ((body["url"], (320, 640)), (body["thumbnail_url"], (160, 320))):
+        with Image.open(io.BytesIO(fetch(url).content)) as stored:
+            assert stored.size == size
+            assert stored.getexif().get(0x0112) in (None, 1)
+
+
+def test_a_photos_gps_position_and_camera_details_are_not_stored(api, order):
+    """Issue 22: the original was stored byte for byte, and every viewer could read where it was taken."""
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0131] = "Camera app 1.0"  # Software
+    exif[0x8825] = {1: "N", 2: (40.0, 26.0, 46.0), 3: "W", 4: (79.0, 58.0, 56.0)}  # GPSInfo
+    data = make_image("JPEG", (320, 240), exif=exif.tobytes())
+    with Image.open(io.BytesIO(data)) as sent:
+        assert sent.getexif().get_ifd(0x8825)  # the test's photo does carry a position
+
+    response = upload(api, order.pk, data, name="site.jpg", content_type="image/jpeg")
+
+    assert response.status_code == 201, response.content
+    stored_bytes = fetch(response.json()["url"]).content
+    with Image.open(io.BytesIO(stored_bytes)) as stored:
+        assert dict(stored.getexif()) == {}
+        assert not stored.getexif().get_ifd(0x8825)
+    assert b"PhoneMaker" not in stored_bytes and b"Exif" not in stored_bytes
+
+
+def test_bytes_appended_to_an_image_are_not_stored(api, order):
+    """Issue 22: a PNG with HTML after its end was kept as uploaded."""
+    payload = b"<html><script>alert(document.cookie)</script></html>"
+    data = make_image("PNG", (64, 48)) + payload
+    response = upload(api, order.pk, data, name="x.png", content_type="image/png")
+    assert response.status_code == 201, response.content
+    stored = fetch(response.json()["url"]).content
+    assert payload not in stored and b"<html" not in stored
+    assert response.json()["size_bytes"] == len(stored) < len(data)
 
 
 # --- retries (Idempotency-Key) ---------------------------------------------------
@@ -414,14 +454,31 @@ print(inspected.width, inspected.height, len(inspected.thumbnail) > 0, (after - 
 """
 
 
-def test_a_large_jpeg_is_thumbnailed_without_decoding_it_in_full(tmp_path):
-    """The thumbnail of a big JPEG is decoded at a fraction of its size (``draft``), then turned.
+def _textured(mode: str, size: tuple[int, int]) -> Image.Image:
+    """A picture encoders must work on (not a flat colour), quick to make at any size."""
+    blocks = Image.frombytes("L", (size[0] // 32, size[1] // 32), os.urandom((size[0] // 32) * (size[1] // 32)))
+    return Image.merge(mode, [blocks.resize(size)] * len(mode))
 
-    Measured in a fresh process (peak resident memory only grows): decoded in full,
-    6000 x 4000 RGB is 69 MB, and turning it upright first copied it once more.
-    """
-    photo = tmp_path / "photo.jpg"
-    photo.write_bytes(make_image("JPEG", (6000, 4000), quality=80))
+
+def _at_the_limit(image_format: str, mode: str, turned: bool) -> tuple[bytes, tuple[int, int]]:
+    from media_uploads.services import pixel_limit
+
+    side = int(pixel_limit(image_format) ** 0.5)
+    image = _textured(mode, (side, side))
+    options = {"quality": 85} if image_format != "PNG" else {}
+    if turned:
+        exif = image.getexif()
+        exif[0x0112] = 6
+        options["exif"] = exif
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue(), (side, side)
+
+
+def peak_memory_growth_mb(tmp_path, data: bytes) -> tuple[list[str], int]:
+    """inspect_image in a fresh process (peak resident memory only grows): its answer and the growth."""
+    photo = tmp_path / "upload"
+    photo.write_bytes(data)
     result = subprocess.run(
         [sys.executable, "-c", MEASURE_PEAK_MEMORY, str(photo)],
         capture_output=True,
@@ -430,9 +487,49 @@ def test_a_large_jpeg_is_thumbnailed_without_decoding_it_in_full(tmp_path):
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "maintenance.settings"},
     )
     assert result.returncode == 0, result.stderr
-    width, height, has_thumbnail, grew_mb = result.stdout.split()
-    assert (int(width), int(height), has_thumbnail) == (6000, 4000, "True")
-    assert int(grew_mb) < 30, f"peak memory grew by {grew_mb} MB"
+    *answer, grew_mb = result.stdout.split()
+    return answer, int(grew_mb)
+
+
+@pytest.mark.parametrize(
+    ("image_format", "mode", "turned"),
+    [("JPEG", "RGB", True), ("PNG", "RGBA", False), ("WEBP", "RGBA", True), ("WEBP", "RGB", False)],
+)
+def test_an_upload_at_its_formats_pixel_limit_stays_within_the_decode_budget(tmp_path, image_format, mode, turned):
+    """Issue 22: a 117 KB WebP of 7000 x 7000 raised a worker from 105 to 853 MB.
+
+    Each format's limit comes from IMAGE_DECODE_BUDGET_MB (120 MB; the issue's bound is 150):
+    the worst image at that limit (the most pixels, transparency, turned upright) decodes,
+    turns, encodes and makes its thumbnail within it.
+    """
+    data, size = _at_the_limit(image_format, mode, turned)
+    (width, height, has_thumbnail), grew_mb = peak_memory_growth_mb(tmp_path, data)
+    assert (int(width), int(height), has_thumbnail) == (*size, "True")
+    assert grew_mb <= settings.IMAGE_DECODE_BUDGET_MB < 150, f"peak memory grew by {grew_mb} MB"
+
+
+def test_a_jpeg_above_its_limit_is_decoded_and_stored_at_a_fraction_of_its_size(tmp_path):
+    """A 48-megapixel phone photo: libjpeg decodes it at half its size, within the budget."""
+    buffer = io.BytesIO()
+    _textured("RGB", (8000, 6000)).save(buffer, format="JPEG", quality=85)
+    (width, height, has_thumbnail), grew_mb = peak_memory_growth_mb(tmp_path, buffer.getvalue())
+    assert (int(width), int(height), has_thumbnail) == (4000, 3000, "True")
+    assert grew_mb <= settings.IMAGE_DECODE_BUDGET_MB, f"peak memory grew by {grew_mb} MB"
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "WEBP"])
+def test_other_formats_above_their_limit_are_refused_before_decoding(api, order, image_format):
+    from media_uploads.services import pixel_limit
+
+    side = int(pixel_limit(image_format) ** 0.5) + 2
+    buffer = io.BytesIO()
+    Image.new("RGB", (side, side)).save(buffer, format=image_format)
+    refused = upload(api, order.pk, buffer.getvalue())
+    assert refused.status_code == 400
+    body = refused.json()
+    assert (body["code"], body["field"]) == ("image_too_many_pixels", "file")
+    assert f"({side} x {side})" in body["detail"] and str(pixel_limit(image_format)) in body["detail"]
+    assert_nothing_saved(order.pk)
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -502,8 +599,9 @@ def test_list_and_detail(api, order, make_order):
 
     detail = api.get(f"/api/v1/orders/{order.pk}/images/{second['id']}/")
     assert detail.status_code == 200
-    assert detail.json()["content_type"] == "image/webp"
-    assert fetch(detail.json()["url"]).content == make_image("WEBP")
+    assert detail.json()["content_type"] == "image/jpeg"  # a WebP is stored as JPEG
+    with Image.open(io.BytesIO(fetch(detail.json()["url"]).content)) as stored:
+        assert (stored.format, stored.size) == ("JPEG", (64, 48))
     assert fetch(detail.json()["thumbnail_url"]).status_code == 200
 
     # An image exists, but not on this order.
