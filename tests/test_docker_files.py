@@ -230,6 +230,26 @@ def test_compose_has_the_stack():
     assert services["migrate"]["image"] == services["app"]["image"]
 
 
+def test_only_services_holding_the_s3_keys_can_reach_the_s3_server():
+    """Issue 22: SeaweedFS's filer (no authentication) listened beside the S3 gateway for every container.
+
+    `weed mini` binds all its servers to one address, so the filer cannot be hidden inside the
+    container: no service without the S3 keys may share a network with it.
+    """
+    compose = load_compose()
+    services = compose["services"]
+    assert services["s3"]["networks"] == ["storage"]
+    for name, service in services.items():
+        networks = set(service.get("networks", ["default"]))
+        if name != "s3" and "storage" in networks:
+            assert service_env(service)["AWS_SECRET_ACCESS_KEY"], name
+    assert {"proxy", "postgres"}.isdisjoint(name for name, s in services.items() if "storage" in s.get("networks", []))
+    # Nor can the proxy reach PostgreSQL; the back networks have no way out.
+    assert "database" not in services["proxy"]["networks"]
+    assert compose["networks"]["storage"]["internal"] is True
+    assert compose["networks"]["database"]["internal"] is True
+
+
 def test_compose_refuses_to_start_without_a_secret_key():
     with pytest.raises(LookupError, match="SECRET_KEY"):
         load_compose({})
