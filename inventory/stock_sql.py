@@ -123,11 +123,11 @@ WITH new_order AS (
     RETURNING id, spare_part_id
 ), audited AS (
     INSERT INTO audit_auditor (content_type_id, object_id, object_repr, action, changes, actor_id, request_id,
-                               remote_addr, timestamp)
+                               client_request_id, remote_addr, timestamp)
     SELECT r.content_type_id, r.object_id, r.object_repr, r.action, r.changes, r.actor_id, r.request_id,
-           r.remote_addr, %(now)s
+           r.client_request_id, r.remote_addr, %(now)s
     FROM jsonb_to_recordset(%(audit)s::jsonb) AS r(content_type_id integer, object_id text, object_repr text,
-        action text, changes jsonb, actor_id integer, request_id text, remote_addr inet)
+        action text, changes jsonb, actor_id integer, request_id text, client_request_id text, remote_addr inet)
 )
 SELECT (SELECT count(*) FROM moved), (SELECT coalesce(array_agg(id ORDER BY spare_part_id), '{{}}') FROM ledger)
 """
@@ -261,5 +261,6 @@ def _audit_row(entry) -> dict:
         "changes": entry.changes,
         "actor_id": entry.actor_id,
         "request_id": entry.request_id,
+        "client_request_id": entry.client_request_id,
         "remote_addr": entry.remote_addr,
     }

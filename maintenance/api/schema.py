@@ -61,8 +61,13 @@ VALIDATION_ERROR_SCHEMA = {
 TOO_LARGE_REF = {"$ref": "#/components/schemas/RequestTooLargeError"}
 
 REQUEST_ID_HEADER = {
-    "description": "The request's id: the `X-Request-ID` the client sent, or a new one. Also in the server's log line.",
+    "description": "The server's id of this request, as in its log line, its audit entries and error bodies.",
     "required": True,
+    "schema": {"type": "string"},
+}
+CLIENT_REQUEST_ID_HEADER = {
+    "description": "The `X-Request-ID` the client sent, echoed when it was a valid one (kept beside the server's id).",
+    "required": False,
     "schema": {"type": "string"},
 }
 RETRY_AFTER_HEADER = {
@@ -91,8 +96,8 @@ REQUEST_ID_PARAMETER = {
     "name": "X-Request-ID",
     "required": False,
     "description": (
-        "Your id for this request, echoed in the `X-Request-ID` response header and the server's log; "
-        "one is made up when absent or not 1-64 characters of letters, digits, `.`, `_`, `:` and `-`."
+        "Your id for this request (1-64 letters, digits, `.`, `_`, `:`, `-`): echoed as `X-Client-Request-ID`, "
+        "logged and stored in the audit trail beside the server's own id (`X-Request-ID`), never instead of it."
     ),
     "schema": {"type": "string"},
 }
@@ -261,7 +266,7 @@ NOT_REPLAYED = {"401", "403", "413", "429"}  # answers maintenance.idempotency n
 
 
 def _headers(method: str, status_code: str) -> dict:
-    headers = {"X-Request-ID": REQUEST_ID_HEADER}
+    headers = {"X-Request-ID": REQUEST_ID_HEADER, "X-Client-Request-ID": CLIENT_REQUEST_ID_HEADER}
     if status_code in ("409", "429", "503"):
         headers["Retry-After"] = RETRY_AFTER_HEADER
     if method in IDEMPOTENT_METHODS and status_code not in NOT_REPLAYED:

@@ -205,6 +205,7 @@ class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         "changes_table",
         "actor",
         "request_id",
+        "client_request_id",
         "remote_addr",
     )
     readonly_fields = ("changes_table",)

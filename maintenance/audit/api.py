@@ -45,6 +45,7 @@ class AuditorSerializer(serializers.ModelSerializer):
             "actor",
             "actor_id",
             "request_id",
+            "client_request_id",
             "remote_addr",
             "timestamp",
         ]
@@ -66,11 +67,14 @@ class AuditorFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(choices=Auditor.Action.choices, label="Action")
     since = IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte", label="At or after")
     until = IsoDateTimeFilter(field_name="timestamp", lookup_expr="lt", label="Before")
-    request_id = django_filters.CharFilter(label="Request id")
+    request_id = django_filters.CharFilter(label="Request id", help_text="The server's id (`X-Request-ID` answered).")
+    client_request_id = django_filters.CharFilter(
+        label="Client request id", help_text="The `X-Request-ID` the client sent (`X-Client-Request-ID` answered)."
+    )
 
     class Meta:
         model = Auditor
-        fields = ["model", "object_id", "actor", "action", "since", "until", "request_id"]
+        fields = ["model", "object_id", "actor", "action", "since", "until", "request_id", "client_request_id"]
 
 
 @extend_schema_view(

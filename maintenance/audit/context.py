@@ -14,7 +14,7 @@ import contextlib
 from contextvars import ContextVar
 
 from maintenance.http.client_address import client_address
-from maintenance.http.timing import current_request_id
+from maintenance.http.timing import current_client_request_id, current_request_id
 
 _current_request: ContextVar = ContextVar("audit_current_request", default=None)
 _explicit_actor: ContextVar = ContextVar("audit_explicit_actor", default=None)
@@ -58,3 +58,7 @@ def current_remote_addr() -> str | None:
 
 def current_request_id_value() -> str:
     return current_request_id.get() or ""
+
+
+def current_client_request_id_value() -> str:
+    return current_client_request_id.get()

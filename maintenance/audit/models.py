@@ -31,7 +31,9 @@ class Auditor(models.Model):
         related_name="audit_entries",
         db_index=False,
     )
-    request_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, help_text="The server's id of the request.")
+    # The X-Request-ID the client sent, if any: kept for correlation, never taken for the server's.
+    client_request_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     timestamp = models.DateTimeField(auto_now_add=True)
 
@@ -46,6 +48,12 @@ class Auditor(models.Model):
             models.Index(fields=["-timestamp", "-id"], name="audit_time_id_idx"),
             # Exact lookups only: no second, pattern-ops index as db_index=True makes.
             models.Index(fields=["request_id"], name="audit_request_idx"),
+            # Only rows whose client sent an id: no cost for the others (most writes).
+            models.Index(
+                fields=["client_request_id"],
+                name="audit_client_request_idx",
+                condition=~models.Q(client_request_id=""),
+            ),
             # The admin's search by object name (icontains is UPPER(col) LIKE UPPER('%…%')).
             GinIndex(OpClass(Upper("object_repr"), name="gin_trgm_ops"), name="audit_object_repr_trgm"),
             # An order's History: its lines' and photos' rows carry the order id in their changes.

@@ -68,6 +68,7 @@ def build_entry(
         changes=changes,
         actor=context.current_actor(),
         request_id=context.current_request_id_value(),
+        client_request_id=context.current_client_request_id_value(),
         remote_addr=context.current_remote_addr(),
     )
 

@@ -1,8 +1,11 @@
 """Request timing: the seed's ``@measure_time`` decorator and a per-request log line.
 
-The middleware gives every request an id (the client's ``X-Request-ID`` when it
-sends a sane one), logs one structured line per request and returns the id and
-the duration as ``X-Request-ID`` and ``Server-Timing`` headers.
+The middleware gives every request an id of the server's own, logs one structured
+line per request and returns the id and the duration as ``X-Request-ID`` and
+``Server-Timing`` headers. A client's own ``X-Request-ID`` (when sane) is kept
+beside it — logged, stored in the audit trail as ``client_request_id`` and
+echoed as ``X-Client-Request-ID`` — but never taken for the server's: a client
+could otherwise write any id, or another request's, into the audit trail.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ request_logger = logging.getLogger("maintenance.requests")
 F = TypeVar("F", bound=Callable[..., Any])
 
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+current_client_request_id: ContextVar[str] = ContextVar("current_client_request_id", default="")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -59,10 +63,9 @@ def measure_time(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def new_request_id(incoming: str | None) -> str:
-    if incoming and _REQUEST_ID_RE.match(incoming):
-        return incoming
-    return uuid.uuid4().hex
+def client_request_id(incoming: str | None) -> str:
+    """The client's ``X-Request-ID`` if it is a sane one (64 safe characters at most), else ``""``."""
+    return incoming if incoming and _REQUEST_ID_RE.match(incoming) else ""
 
 
 class RequestTimingMiddleware:
@@ -72,23 +75,27 @@ class RequestTimingMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = new_request_id(request.META.get("HTTP_X_REQUEST_ID"))
-        request.request_id = request_id
-        token = current_request_id.set(request_id)
+        request.request_id = request_id = uuid.uuid4().hex
+        request.client_request_id = client_id = client_request_id(request.META.get("HTTP_X_REQUEST_ID"))
+        token, client_token = current_request_id.set(request_id), current_client_request_id.set(client_id)
         started = time.perf_counter()
         try:
             response = self.get_response(request)
         finally:
             current_request_id.reset(token)
+            current_client_request_id.reset(client_token)
         duration_ms = (time.perf_counter() - started) * 1000
         response["X-Request-ID"] = request_id
+        if client_id:
+            response["X-Client-Request-ID"] = client_id
         response["Server-Timing"] = f"app;dur={duration_ms:.1f}"
         request_logger.info(
-            "method=%s path=%s status=%s duration_ms=%.1f request_id=%s",
+            "method=%s path=%s status=%s duration_ms=%.1f request_id=%s client_request_id=%s",
             loggable(request.method),
             loggable(request.path),
             response.status_code,
             duration_ms,
             request_id,
+            client_id or "-",
         )
         return response

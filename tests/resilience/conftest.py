@@ -231,9 +231,10 @@ class Gunicorn:
         return self.log_path.read_text(errors="replace")
 
     def logged(self, status: int, request_id: str) -> bool:
-        """Whether the request log has the line of this request, with this status."""
+        """Whether the request log has the line of this request (the server's id or the client's), with this status."""
         return any(
-            f" status={status} " in line and line.endswith(f" request_id={request_id}")
+            f" status={status} " in line
+            and (f" request_id={request_id} " in line or line.endswith(f" client_request_id={request_id}"))
             for line in self.log().splitlines()
         )
 

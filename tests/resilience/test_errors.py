@@ -35,6 +35,7 @@ def test_api_errors_are_json_with_request_id(api, server, method, path, extra, s
     assert response.headers["Content-Type"].startswith("application/json"), response.text[:200]
     body = response.json()
     assert body["detail"]
-    assert body["request_id"] == response.headers["X-Request-ID"] == request_id
+    assert body["request_id"] == response.headers["X-Request-ID"] != request_id  # the server's own id
+    assert response.headers["X-Client-Request-ID"] == request_id
 
     wait_until(lambda: server.logged(status, request_id), timeout=5, message="the request log line with this id")

@@ -23,7 +23,7 @@ AUDIT_LIST = reverse("admin:audit_auditor_changelist")
 
 def test_audit_list_filters_and_search(staff, api):
     part = SparePartFactory(sku="A-STL-M10-50", price=Decimal("10.00"))
-    api.patch("/api/v1/items/A-STL-M10-50", {"price": "12.50"}, format="json", HTTP_X_REQUEST_ID="req-price-1")
+    changed = api.patch("/api/v1/items/A-STL-M10-50", {"price": "12.50"}, format="json")
     other = SparePartFactory(sku="B-CHR-20-47")
 
     response = staff.get(AUDIT_LIST)
@@ -36,7 +36,7 @@ def test_audit_list_filters_and_search(staff, api):
         assert response.status_code == 200
         return list(response.context["cl"].result_list)
 
-    by_request = found(q="req-price-1")
+    by_request = found(q=changed["X-Request-ID"])
     assert [entry.changes for entry in by_request] == [{"price": ["10.00", "12.50"]}]
     assert {entry.object_id for entry in found(q=other.sku)} == {str(other.pk)}
     part_type = ContentType.objects.get_for_model(SparePart)

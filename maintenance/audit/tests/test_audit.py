@@ -32,7 +32,9 @@ def test_category_create_update_delete_via_api_records_actor_and_request_id(api,
     row = rows_for(category).get()
     assert row.action == "create"
     assert row.actor == superuser
-    assert row.request_id == "req-create-1" == created["X-Request-ID"]
+    # The server's id is the request's; the client's is kept beside it (issue 22: it was taken as the id).
+    assert row.request_id == created["X-Request-ID"] != "req-create-1"
+    assert row.client_request_id == "req-create-1" == created["X-Client-Request-ID"]
     assert row.changes["name"] == [None, "Seals"]
     assert row.remote_addr == "127.0.0.1"
 
@@ -147,6 +149,19 @@ def test_audit_api_is_staff_only_and_filters(api, superuser):
     from rest_framework.test import APIClient
 
     assert APIClient().get("/api/v1/audit/").status_code == 401
+
+
+def test_a_client_cannot_write_another_requests_id_into_the_trail(api):
+    """Issue 22: a client-chosen X-Request-ID was stored as the request's id (correlation could be spoofed)."""
+    first = api.post("/api/v1/categories/", {"name": "Seals"})
+    stolen = first["X-Request-ID"]
+    second = api.post("/api/v1/categories/", {"name": "Belts"}, HTTP_X_REQUEST_ID=stolen)
+    assert second["X-Request-ID"] != stolen
+    assert [row.name for row in Category.objects.order_by("id")] == ["Seals", "Belts"]
+    by_id = api.get(f"/api/v1/audit/?request_id={stolen}").json()["results"]
+    assert [entry["object_repr"] for entry in by_id] == ["Seals"]
+    by_client = api.get(f"/api/v1/audit/?client_request_id={stolen}").json()["results"]
+    assert [(entry["object_repr"], entry["request_id"]) for entry in by_client] == [("Belts", second["X-Request-ID"])]
 
 
 def test_audit_list_costs_constant_queries_and_never_counts(api, django_assert_num_queries):
