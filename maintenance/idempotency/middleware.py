@@ -8,7 +8,9 @@ the method and the path:
   on its own) and a session advisory lock is held while the view runs; the
   response is stored with the key; a 5xx or an exception releases the key;
 * again, same body: the stored response is replayed with ``Idempotent-Replayed: true``
-  and the view does not run;
+  and the view does not run — but its own checks do (authentication with CSRF for a
+  session, permissions, throttles; :func:`refusal_of_a_fresh_request`), so a user who
+  lost the permission, or a forged cross-site form, gets the refusal, not the stored answer;
 * again, other body: 422;
 * again while the first still runs: 409 with ``Retry-After``. If the first
   worker died, its database session ended and its advisory lock with it, so the
@@ -163,6 +165,37 @@ def authenticate(request):
     return user if user is not None and user.is_authenticated else None
 
 
+def refusal_of_a_fresh_request(request, match) -> HttpResponse | None:
+    """What the view would refuse this request with before doing anything, or None.
+
+    A replay must be allowed as the first request was: the view's own authentication
+    (DRF's session authentication enforces CSRF), permission and throttle checks run
+    through ``APIView.initial()``, on a view built as DRF's ``as_view()`` builds it
+    from what it leaves on the view function (``cls``, ``initkwargs``, and ``actions``
+    for a viewset, which routers and schema generators read too). Object permissions
+    are not checked: the project's permissions are by model.
+    """
+    view_class = getattr(match.func, "cls", None)
+    if view_class is None:
+        return None
+    view = view_class(**getattr(match.func, "initkwargs", {}))
+    actions = getattr(match.func, "actions", None)
+    if actions:  # a viewset: bind its action as ViewSetMixin.as_view() does
+        view.action_map = actions
+        for method, action in actions.items():
+            setattr(view, method, getattr(view, action))
+    view.args, view.kwargs = match.args, match.kwargs
+    drf_request = view.initialize_request(request, *match.args, **match.kwargs)
+    view.request, view.headers = drf_request, view.default_response_headers
+    try:
+        view.initial(drf_request, *match.args, **match.kwargs)
+    except Exception as exc:
+        response = view.finalize_response(drf_request, view.handle_exception(exc), *match.args, **match.kwargs)
+        response.render()
+        return response
+    return None
+
+
 class IdempotencyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -206,7 +239,7 @@ class IdempotencyMiddleware:
             return _error(400, f"Multipart form parse error - {exc}", "parse_error")
         if body is None:
             return self.get_response(request)
-        return self._handle(request, user, path, key, fingerprint(request.method, path, body))
+        return self._handle(request, match, user, path, key, fingerprint(request.method, path, body))
 
     @staticmethod
     def _request_id_from_body(request, content_type: str):
@@ -226,7 +259,7 @@ class IdempotencyMiddleware:
             return None  # NUL or a lone surrogate: no key; the serializer refuses it with a field error
         return str(value)
 
-    def _handle(self, request, user, path, key, digest):
+    def _handle(self, request, match, user, path, key, digest):
         lock = lock_id(user.pk, request.method, path, key)
         now = timezone.now()
         params = [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now]
@@ -247,7 +280,7 @@ class IdempotencyMiddleware:
             if reserved_id is not None:
                 record_id, response = reserved_id, None
             else:
-                record_id, response = self._reserve(request, user, path, key, digest)
+                record_id, response = self._reserve(request, match, user, path, key, digest)
             if response is not None:
                 return response
             try:
@@ -271,7 +304,7 @@ class IdempotencyMiddleware:
         except Exception:  # the connection is gone, and the lock went with it
             logger.warning("could not release idempotency lock %s", lock)
 
-    def _reserve(self, request, user, path, key, digest):
+    def _reserve(self, request, match, user, path, key, digest):
         """Return (record id, None) to run the view, or (None, response) to answer at once.
 
         The reservation is one autocommitted ``INSERT … ON CONFLICT DO NOTHING``
@@ -310,6 +343,9 @@ class IdempotencyMiddleware:
                 existing.created_at = now
                 existing.save(update_fields=["created_at"])
                 return existing.pk, None
+            refused = refusal_of_a_fresh_request(request, match)
+            if refused is not None:
+                return None, refused
             ProcessedRequest.objects.filter(pk=existing.pk).update(replay_count=F("replay_count") + 1)
             return None, self._replay(existing)
         return None, self._in_flight()

@@ -463,3 +463,44 @@ def test_form_fields_count_by_name_not_by_their_order(api):
     assert again["Idempotent-Replayed"] == "true"
     assert other.status_code == 422
     assert list(Category.objects.values_list("name", flat=True)) == ["Bearings"]
+
+
+@pytest.mark.django_db
+def test_a_replay_is_refused_to_a_user_who_lost_the_permission(roles):
+    """Issue 22: a replay returned the stored answer without checking the user's current permissions."""
+    from django.contrib.auth.models import Group
+
+    from maintenance.accounts.roles import TECHNICIANS
+
+    part = SparePartFactory(stock=5)
+    technician = make_user("tech-replay", groups=(TECHNICIANS,))
+    client = client_for(technician)
+    first = client.post("/api/v1/orders/", order(part, "replay-perm"), format="json")
+    assert first.status_code == 201
+    technician.groups.remove(Group.objects.get(name=TECHNICIANS))
+    technician = type(technician).objects.get(pk=technician.pk)  # no permission cache
+    again = client.post("/api/v1/orders/", order(part, "replay-perm"), format="json")
+    assert again.status_code == 403, again.content
+    assert "Idempotent-Replayed" not in again
+    assert ProcessedRequest.objects.get(key="replay-perm").replay_count == 0
+
+
+@pytest.mark.django_db
+def test_a_replay_in_a_session_needs_the_csrf_token_as_the_first_request_did(superuser):
+    """Issue 22: a replay skipped the session's CSRF check: a forged cross-site form got the stored answer."""
+    from django.test import Client
+
+    part = SparePartFactory(stock=5)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(superuser)
+    browser.get("/admin/")  # a page that gives the CSRF cookie
+    token = browser.cookies["csrftoken"].value
+    body = json.dumps(order(part, "csrf-replay"))
+    first = browser.post("/api/v1/orders/", body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert first.status_code == 201, first.content
+    forged = browser.post("/api/v1/orders/", body, content_type="application/json")  # no token
+    assert forged.status_code == 403, forged.content
+    assert "CSRF" in forged.json()["detail"] and "Idempotent-Replayed" not in forged
+    replayed = browser.post("/api/v1/orders/", body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
+    assert replayed.status_code == 201 and replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json() == first.json()
