@@ -26,7 +26,7 @@ from django.utils.text import capfirst
 
 from maintenance.adminkit.mixins import ReadOnlyAdminMixin
 from maintenance.adminkit.pagination import BigTableAdminMixin
-from maintenance.audit.models import Auditor
+from maintenance.audit.models import Auditor, changed_fields
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
 
 EMPTY = "—"
@@ -261,7 +261,8 @@ class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 if wanted in (field.name.lower(), field.attname.lower(), str(field.verbose_name).lower()):
                     names.add(field.attname)
         if names:
-            by_field = self.get_queryset(request).filter(changes__has_any_keys=sorted(names))
+            # audit_changed_fields_idx answers it (an overlap of the changed fields' names).
+            by_field = self.get_queryset(request).alias(fields=changed_fields()).filter(fields__overlap=sorted(names))
             queryset = queryset | by_field
         return queryset, may_have_duplicates
 

@@ -1,10 +1,23 @@
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Upper
+
+
+def changed_fields():
+    """The names of the fields an audit row changed (its ``changes``' keys), as a ``text[]``.
+
+    ``audit_changes_keys`` is an IMMUTABLE SQL function (migration 0005), so an index can
+    hold it: ``changed_fields() && ARRAY['price']`` ("rows that changed the price") is
+    answered by ``audit_changed_fields_idx``. A GIN index on the whole ``changes`` (what
+    ``changes ?| …`` could use) indexes every value too: 17 times the size on the bench data
+    (32 MB against 1.9 MB for 400,000 rows), written on every audit row.
+    """
+    return Func(F("changes"), function="audit_changes_keys", output_field=ArrayField(models.TextField()))
 
 
 class Auditor(models.Model):
@@ -54,6 +67,8 @@ class Auditor(models.Model):
                 condition=Q(changes__has_key="order_id"),
                 name="audit_changes_order_idx",
             ),
+            # The admin's search by field ("price", "reorder level").
+            GinIndex(changed_fields(), name="audit_changed_fields_idx"),
         ]
 
     def __str__(self) -> str:
