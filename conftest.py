@@ -102,6 +102,16 @@ def _forget_remembered_tokens():
     forget_tokens()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request in Spanish (LocaleMiddleware)
+    leaves Spanish active in the thread that served it, here the test's own."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _storage_prefix():
     """Objects outlive test transactions: keep each run's uploads under its own prefix."""

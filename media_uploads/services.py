@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils.translation import gettext as _
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from storages.backends.s3 import S3Storage
 
@@ -68,12 +69,15 @@ def check_upload_size(size: int | None) -> None:
         readable = _human_size(limit)
         suffix = "" if readable.endswith("bytes") else f" ({readable})"
         raise ImageTooLarge(
-            f"The image is larger than the limit of {limit} bytes{suffix}.", field="file", extra={"limit_bytes": limit}
+            _("The image is larger than the limit of %(limit)s bytes%(readable)s.")
+            % {"limit": limit, "readable": suffix},
+            field="file",
+            extra={"limit_bytes": limit},
         )
 
 
 def _not_an_image() -> InvalidInput:
-    return InvalidInput("The file is not a valid image.", field="file", code="invalid_image")
+    return InvalidInput(_("The file is not a valid image."), field="file", code="invalid_image")
 
 
 def pixel_limit() -> int:
@@ -89,7 +93,8 @@ def pixel_limit() -> int:
 def _too_many_pixels(width: int | None = None, height: int | None = None) -> InvalidInput:
     size = f" ({width} x {height})" if width and height else ""
     return InvalidInput(
-        f"The image has too many pixels{size}; the limit is {pixel_limit()} pixels (MAX_IMAGE_PIXELS).",
+        _("The image has too many pixels%(size)s; the limit is %(limit)s pixels (MAX_IMAGE_PIXELS).")
+        % {"size": size, "limit": pixel_limit()},
         field="file",
         code="image_too_many_pixels",
     )
@@ -134,7 +139,7 @@ def inspect_image(data: bytes) -> InspectedImage:
     """
     check_upload_size(len(data))
     if not data:
-        raise InvalidInput("The file is empty: not a valid image.", field="file", code="invalid_image")
+        raise InvalidInput(_("The file is empty: not a valid image."), field="file", code="invalid_image")
     try:
         # Pillow raises DecompressionBombError past twice MAX_IMAGE_PIXELS and only
         # warns between one and two times; the explicit check below refuses both
@@ -144,7 +149,7 @@ def inspect_image(data: bytes) -> InspectedImage:
             width, height = probe.size
             if detected not in ALLOWED_FORMATS:
                 raise InvalidInput(
-                    f"Image format {detected} is not allowed; use JPEG, PNG or WebP.",
+                    _("Image format %(format)s is not allowed; use JPEG, PNG or WebP.") % {"format": detected},
                     field="file",
                     code="invalid_image_format",
                 )
@@ -201,7 +206,7 @@ def store_image(*, prefix: str, image: InspectedImage) -> tuple[str, str]:
         logger.warning("object storage failed: %s", exc)
         delete_stored_objects(stored)
         raise StorageUnavailable(
-            "The image storage (S3) is unavailable or refused the upload; nothing was saved. Retry later."
+            _("The image storage (S3) is unavailable or refused the upload; nothing was saved. Retry later.")
         ) from exc
     original, thumbnail = stored
     return original, thumbnail
