@@ -12,7 +12,7 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: run test test-fast browser-deps client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-data bench-inprocess clean-state help
+.PHONY: run test test-fast browser-deps gettext-deps messages client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-data bench-inprocess clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench          the load benchmark (see bench/README.md)"
 	@echo "make bench-data     the big data set of issue 24 for bench S6 (BENCH_DATA_ARGS=\"--scale 0.01\"; ~8 GB at 1)"
 	@echo "make bench-inprocess  CPU per order / catalogue page in one process (BENCH_ARGS=\"orders --profile\")"
+	@echo "make messages       update the Spanish catalogue (locale/es) from the code, then translate its empty msgstr"
 	@echo "make services-stop  stop the local PostgreSQL and S3"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -50,6 +51,18 @@ browser-deps:
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
 		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# GNU gettext (xgettext, msgmerge, msgfmt) for makemessages: `make messages` and the catalogue test
+# (tests/test_translations.py). Serving needs none of it: the compiled .mo is committed.
+gettext-deps:
+	@command -v xgettext >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y gettext \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y gettext)
+
+# The Spanish catalogue: new messages of the code into locale/es/LC_MESSAGES/django.po, compiled to .mo.
+# Settings need these variables to load; nothing is contacted.
+messages: $(STAMP) gettext-deps
+	SECRET_KEY=messages-only DATABASE_URL=postgres://messages@localhost/messages AWS_STORAGE_BUCKET_NAME=messages \
+		$(MANAGE) messages
+
 # The client tests' npm tools (tests/clients/package.json: Redocly, openapi-typescript, openapi-fetch,
 # TypeScript) under .state/npm, installed with Debian's node and npm; again only when the pins change.
 client-deps: $(STAMP)
@@ -57,7 +70,7 @@ client-deps: $(STAMP)
 		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)
 	@$(PY) -m tests.clients.npm
 
-test: $(STAMP) browser-deps client-deps
+test: $(STAMP) browser-deps gettext-deps client-deps
 	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest $(PYTEST_ARGS)'
@@ -66,7 +79,7 @@ test: $(STAMP) browser-deps client-deps
 # The edit-test loop: the same real PostgreSQL and S3, without the tests that start servers
 # (pytest marker "live": browser, resilience faults, schema fuzzing, the gunicorn concurrency runs),
 # spread over every core by pytest-xdist (each worker has its own test database).
-test-fast: $(STAMP) client-deps
+test-fast: $(STAMP) gettext-deps client-deps
 	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest -q -m "not live" -n auto $(PYTEST_ARGS)'

@@ -27,6 +27,10 @@ from rest_framework.test import APIClient
 from maintenance.accounts.roles import ROLE_PERMISSIONS
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# The migrated data as Django serialized it when it created the test database (see
+# pytest_runtest_teardown): kept here too, as the connection object that holds it is per thread
+# and per context, and a browser test's Playwright runs the test in another context.
+SERIALIZED_CONTENTS: dict[str, str] = {}
 
 
 def flushing_without_restore(item) -> bool:
@@ -71,7 +75,7 @@ def pytest_runtest_teardown(item, nextitem):
     from django.contrib.contenttypes.models import ContentType
     from django.db import connection
 
-    contents = getattr(connection, "_test_serialized_contents", None)
+    contents = getattr(connection, "_test_serialized_contents", None) or SERIALIZED_CONTENTS.get(connection.alias)
     if contents:
         from django.core.management import call_command
         from pytest_django.plugin import blocking_manager_key
@@ -82,6 +86,22 @@ def pytest_runtest_teardown(item, nextitem):
             call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
             connection.creation.deserialize_db_from_string(contents)
     ContentType.objects.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, then the serialized copy of the migrated data kept (SERIALIZED_CONTENTS).
+
+    Without it, a second flushing test in a browser module (its teardown runs in Playwright's
+    context, whose connection object has no copy) left the content types to be recreated with
+    new ids, and the live server's audit rows then pointed at missing ones.
+    """
+    from django.db import connection
+
+    contents = getattr(connection, "_test_serialized_contents", None)
+    if contents:
+        SERIALIZED_CONTENTS[connection.alias] = contents
+    return django_db_setup
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +120,16 @@ def _forget_remembered_tokens():
     forget_tokens()
     yield
     forget_tokens()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a request in Spanish (LocaleMiddleware)
+    leaves Spanish active in the thread that served it, here the test's own."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session", autouse=True)

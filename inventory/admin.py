@@ -16,6 +16,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV
 
@@ -32,11 +34,11 @@ LEDGER_ROWS = 20
 
 
 class LowStockFilter(admin.SimpleListFilter):
-    title = "stock level"
+    title = _("stock level")
     parameter_name = "low_stock"
 
     def lookups(self, request, model_admin):
-        return [("yes", "At or below reorder level"), ("no", "Above reorder level")]
+        return [("yes", _("At or below reorder level")), ("no", _("Above reorder level"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -64,7 +66,7 @@ class CategoryAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         )
         return super().get_queryset(request).annotate(part_count=Coalesce(Subquery(parts), 0))
 
-    @admin.display(description="parts", ordering="part_count")
+    @admin.display(description=_("parts"), ordering="part_count")
     def part_count(self, category: Category):
         url = reverse("admin:inventory_sparepart_changelist") + f"?category__id__exact={category.pk}"
         return format_html('<a href="{}">{}</a>', url, category.part_count)
@@ -99,18 +101,23 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
     list_filter = (LowStockFilter, "category")
     list_select_related = ("category",)
     search_fields = ("name", "sku")
-    search_help_text = "Name or SKU."
+    search_help_text = _("Name or SKU.")
     autocomplete_fields = ("category",)
     ordering = ("sku",)
     list_per_page = 50
     fieldsets = (
         (None, {"fields": ("name", "sku", "category", "price")}),
-        ("Stock", {"fields": ("stock", "min_stock", "stock_note", "stock_seen")}),
+        (_("Stock"), {"fields": ("stock", "min_stock", "stock_note", "stock_seen")}),
     )
 
     def autocomplete_label(self, part: SparePart) -> str:
         """How the order form's part picker shows a part (maintenance.adminkit.site)."""
-        return f"{part.sku} — {part.name} · {part.stock} in stock · {part.price:,.2f}"
+        return gettext("%(sku)s — %(name)s · %(stock)s in stock · %(price)s") % {
+            "sku": part.sku,
+            "name": part.name,
+            "stock": part.stock,
+            "price": f"{part.price:,.2f}",
+        }
 
     def autocomplete_data(self, part: SparePart) -> dict:
         """What the order form's live totals need of a picked part."""
@@ -118,23 +125,23 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
 
     # --- list columns ---------------------------------------------------------
 
-    @admin.display(description="price", ordering="price")
+    @admin.display(description=_("price"), ordering="price")
     def price_display(self, part: SparePart):
         return format_html('<span style="font-variant-numeric: tabular-nums">{}</span>', f"{part.price:,.2f}")
 
-    @admin.display(description="stock", ordering="stock")
+    @admin.display(description=_("stock"), ordering="stock")
     def stock_display(self, part: SparePart):
         return format_html('<strong style="font-variant-numeric: tabular-nums">{}</strong>', part.stock)
 
-    @admin.display(description="stock level", boolean=False)
+    @admin.display(description=_("stock level"), boolean=False)
     def low_stock_badge(self, part: SparePart):
         if part.is_low_stock:
             return format_html(
                 '<span class="stock-badge stock-badge--low" style="background:#ba2121;color:#fff;'
                 'padding:2px 8px;border-radius:10px;font-size:11px;font-weight:bold">{}</span>',
-                "Out of stock" if part.stock == 0 else "Low stock",
+                gettext("Out of stock") if part.stock == 0 else gettext("Low stock"),
             )
-        return format_html('<span style="color:#3f7d20;font-size:11px">{}</span>', "OK")
+        return format_html('<span style="color:#3f7d20;font-size:11px">{}</span>', gettext("OK"))
 
     # --- saving through the services -------------------------------------------
 
@@ -156,8 +163,11 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
                 if part.sku != old_sku:
                     messages.warning(
                         request,
-                        f"The SKU changed from {old_sku} to {part.sku}: the part's API address changed with it "
-                        f"(/api/v1/items/{part.sku}); clients that kept the old SKU must use the new one.",
+                        gettext(
+                            "The SKU changed from %(old)s to %(new)s: the part's API address changed with it "
+                            "(/api/v1/items/%(new)s); clients that kept the old SKU must use the new one."
+                        )
+                        % {"old": old_sku, "new": part.sku},
                     )
             else:
                 part = services.create_spare_part(
@@ -227,7 +237,7 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Receive or adjust stock",
+            "title": gettext("Receive or adjust stock"),
             "form": form,
             "lines": lines,
         }
@@ -236,7 +246,7 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
     def _receive(self, request, form, lines) -> bool:
         filled = [line for line in lines if line.has_changed() and line.cleaned_data.get("sku")]
         if not filled:
-            lines.forms[0].add_error("sku", "Give at least one part.")
+            lines.forms[0].add_error("sku", gettext("Give at least one part."))
             return False
         try:
             movements = services.receive_stock(
@@ -245,10 +255,19 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
             )
         except BusinessError as error:
             # lines.<n>.<field> names the line: show the message there.
-            _, index, field = (error.field or "lines.0.sku").split(".")
+            _lines, index, field = (error.field or "lines.0.sku").split(".")
             filled[int(index)].add_error(field if field in ("sku", "quantity", "reason") else None, error.message)
             return False
-        self.message_user(request, f"Recorded {len(movements)} stock movement(s) in the ledger.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "Recorded %(count)d stock movement in the ledger.",
+                "Recorded %(count)d stock movements in the ledger.",
+                len(movements),
+            )
+            % {"count": len(movements)},
+            messages.SUCCESS,
+        )
         return True
 
     # --- import / export ---------------------------------------------------------
@@ -269,8 +288,11 @@ class SparePartAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryAdmi
             invalid = [row.number for row in result.invalid_rows] + [number for number, _errors in result.row_errors()]
             self.message_user(
                 request,
-                f"Nothing was imported: rows {sorted(invalid)} failed when confirming. Import the file again to "
-                "see the errors.",
+                gettext(
+                    "Nothing was imported: rows %(rows)s failed when confirming. Import the file again to "
+                    "see the errors."
+                )
+                % {"rows": sorted(invalid)},
                 messages.ERROR,
             )
             return self._changelist_redirect()
@@ -289,7 +311,7 @@ class StockMovementAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
     list_filter = ("reason", "date_created")
     list_select_related = ("spare_part", "order", "actor")
     search_fields = ("note",)  # an exact SKU first: see get_search_results
-    search_help_text = "Exact SKU, or part of the note."
+    search_help_text = _("Exact SKU, or part of the note.")
 
     def get_search_results(self, request, queryset, search_term):
         # An exact SKU: that part's movements, by the part's index (SKUs are compared as
@@ -305,7 +327,7 @@ class StockMovementAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         # ?spare_part__id__exact=… is the link from a part's page.
         return lookup == "spare_part__id__exact" or super().lookup_allowed(lookup, value, request)
 
-    @admin.display(description="change", ordering="delta")
+    @admin.display(description=_("change"), ordering="delta")
     def delta_display(self, movement: StockMovement):
         color = "#3f7d20" if movement.delta > 0 else "#ba2121"
         return format_html('<strong style="color:{}">{}</strong>', color, f"{movement.delta:+d}")

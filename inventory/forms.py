@@ -1,6 +1,8 @@
 """Admin forms for the inventory. Saving is done by :mod:`inventory.services`, not by these forms."""
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory.models import MAX_STOCK, Category, SparePart
 from inventory.services import RECEIVING_REASONS
@@ -20,24 +22,25 @@ class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
     stale_edit_exclude = ("stock", "stock_note")
 
     stock = forms.IntegerField(
+        label=_("Stock"),
         min_value=0,
         max_value=MAX_STOCK,
         initial=0,
-        help_text="Units on hand. A change is recorded in the stock ledger as an adjustment.",
+        help_text=_("Units on hand. A change is recorded in the stock ledger as an adjustment."),
     )
     min_stock = forms.IntegerField(
-        label="Reorder level",
+        label=_("Reorder level"),
         min_value=0,
         max_value=MAX_STOCK,
         initial=0,
-        help_text="At or below it the part is low on stock and should be reordered.",
+        help_text=_("At or below it the part is low on stock and should be reordered."),
     )
-    price = forms.DecimalField(min_value=0, max_digits=10, decimal_places=2)
+    price = forms.DecimalField(label=_("Price"), min_value=0, max_digits=10, decimal_places=2)
     stock_note = forms.CharField(
-        label="Note for the stock ledger",
+        label=_("Note for the stock ledger"),
         max_length=255,
         required=False,
-        help_text="Why the stock changed (e.g. 'stocktake', 'delivery 4711'). Saved on the movement.",
+        help_text=_("Why the stock changed (e.g. 'stocktake', 'delivery 4711'). Saved on the movement."),
     )
 
     # The stock shown when the form was opened: orders move stock all the time,
@@ -48,8 +51,10 @@ class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
         model = SparePart
         fields = ["name", "sku", "category", "price", "stock", "min_stock"]
         help_texts = {
-            "sku": "CLASS-MATERIAL-SIZE-LENGTH. Fixed through the API once created; renaming it here changes "
-            "the part's API address (/api/v1/items/<SKU>) for every client.",
+            "sku": _(
+                "CLASS-MATERIAL-SIZE-LENGTH. Fixed through the API once created; renaming it here changes "
+                "the part's API address (/api/v1/items/<SKU>) for every client."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -72,8 +77,11 @@ class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
         elif seen != current:
             self.add_error(
                 "stock",
-                f"The stock changed from {seen} to {current} while you were editing "
-                f"(see the stock ledger below). Check the count and save again.",
+                gettext(
+                    "The stock changed from %(seen)s to %(current)s while you were editing "
+                    "(see the stock ledger below). Check the count and save again."
+                )
+                % {"seen": seen, "current": current},
             )
             # The next submit compares against the stock now shown.
             self.data = self.data.copy()
@@ -84,22 +92,27 @@ class SparePartAdminForm(StaleEditFormMixin, forms.ModelForm):
 class ReceiveStockLineForm(forms.Form):
     """One line of a delivery or a correction: a part by its SKU, a quantity and why."""
 
-    sku = forms.CharField(label="SKU", max_length=64, widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    sku = forms.CharField(label=_("SKU"), max_length=64, widget=forms.TextInput(attrs={"autocomplete": "off"}))
     quantity = forms.IntegerField(
-        min_value=0, max_value=MAX_STOCK, help_text="Units received, returned or damaged; for a count, units counted."
+        label=_("Quantity"),
+        min_value=0,
+        max_value=MAX_STOCK,
+        help_text=_("Units received, returned or damaged; for a count, units counted."),
     )
     # The first reason as the initial value: an untouched extra line posts it and stays "unchanged" (skipped).
     reason = forms.ChoiceField(
-        choices=[(reason.value, reason.label) for reason in RECEIVING_REASONS], initial=RECEIVING_REASONS[0]
+        label=_("Reason"),
+        choices=[(reason.value, reason.label) for reason in RECEIVING_REASONS],
+        initial=RECEIVING_REASONS[0],
     )
 
 
 class ReceiveStockForm(forms.Form):
     note = forms.CharField(
-        label="Note for the stock ledger",
+        label=_("Note for the stock ledger"),
         max_length=255,
         required=False,
-        help_text="E.g. the delivery note's number. Saved on every movement.",
+        help_text=_("E.g. the delivery note's number. Saved on every movement."),
     )
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
 from inventory import services
@@ -46,15 +47,17 @@ class PriceWidget(widgets.Widget):
     def clean(self, value, row=None, **kwargs):
         text = str(value if value is not None else "").strip()
         if not text:
-            raise ValueError("A price is required.")
+            raise ValueError(_("A price is required."))
         try:
             price = Decimal(text)
         except InvalidOperation:
-            raise ValueError(f"'{text}' is not a number.")
+            raise ValueError(_("'%(value)s' is not a number.") % {"value": text})
         if not price.is_finite() or price < 0:
-            raise ValueError(f"Price must be zero or more; got '{text}'.")
+            raise ValueError(_("Price must be zero or more; got '%(value)s'.") % {"value": text})
         if price != price.quantize(Decimal("0.01")) or price >= Decimal("100000000"):
-            raise ValueError(f"Price must have at most 8 digits and 2 decimal places; got '{text}'.")
+            raise ValueError(
+                _("Price must have at most 8 digits and 2 decimal places; got '%(value)s'.") % {"value": text}
+            )
         return price.quantize(Decimal("0.01"))
 
     def render(self, value, obj=None, **kwargs):
@@ -71,13 +74,13 @@ class CountWidget(widgets.Widget):
         try:
             number = Decimal(text)
         except InvalidOperation:
-            raise ValueError(f"'{text}' is not a whole number.")
+            raise ValueError(_("'%(value)s' is not a whole number.") % {"value": text})
         if not number.is_finite() or number != number.to_integral_value():
-            raise ValueError(f"'{text}' is not a whole number.")
+            raise ValueError(_("'%(value)s' is not a whole number.") % {"value": text})
         if number < 0:
-            raise ValueError(f"Must be zero or more; got '{text}'.")
+            raise ValueError(_("Must be zero or more; got '%(value)s'.") % {"value": text})
         if number > MAX_STOCK:
-            raise ValueError(f"Must be at most {MAX_STOCK}; got '{text}'.")
+            raise ValueError(_("Must be at most %(max)s; got '%(value)s'.") % {"max": MAX_STOCK, "value": text})
         return int(number)
 
     def render(self, value, obj=None, **kwargs):
@@ -96,7 +99,7 @@ class CategoryWidget(widgets.ForeignKeyWidget):
             return None
         category = Category.objects.filter(name__iexact=name).first()
         if category is None:
-            raise ValueError(f"Category '{name}' does not exist; create it first.")
+            raise ValueError(_("Category '%(name)s' does not exist; create it first.") % {"name": name})
         return category
 
 
@@ -159,7 +162,7 @@ class SparePartResource(resources.ModelResource):
         if instance.min_stock is None:
             instance.min_stock = min_stock_before
         if not str(row.get("name") or "").strip():
-            errors.setdefault("name", []).append("A name is required.")
+            errors.setdefault("name", []).append(_("A name is required."))
         sku_problem = sku_error(str(row.get("sku") or ""))
         if sku_problem:
             errors.setdefault("sku", []).append(sku_problem)

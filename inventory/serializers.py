@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -131,7 +132,7 @@ class SparePartSerializer(serializers.ModelSerializer):
 
 
 class CategoryIdField(serializers.PrimaryKeyRelatedField):
-    default_error_messages = {"does_not_exist": "Category {pk_value} does not exist."}
+    default_error_messages = {"does_not_exist": _("Category {pk_value} does not exist.")}
 
     def __init__(self, **kwargs):
         super().__init__(queryset=Category.objects.all(), allow_null=True, **kwargs)
@@ -155,7 +156,7 @@ class SparePartCreateSerializer(serializers.Serializer):
     category_id = CategoryIdField(required=False, help_text="Id of an existing category, or null.")
 
 
-SKU_READ_ONLY = (
+SKU_READ_ONLY = _(
     "This field is read-only: a part's SKU is fixed once created, as clients use it in URLs "
     "(staff can rename a part in the admin)."
 )
@@ -185,7 +186,7 @@ class SparePartUpdateSerializer(serializers.Serializer):
         except serializers.ValidationError as exc:
             errors = dict(exc.detail)
         if isinstance(data, dict) and "sku" in data:
-            errors["sku"] = [serializers.ErrorDetail(SKU_READ_ONLY, code="read_only")]
+            errors["sku"] = [serializers.ErrorDetail(str(SKU_READ_ONLY), code="read_only")]
         if errors:
             raise serializers.ValidationError(errors)
         return value
@@ -206,7 +207,7 @@ class StockAdjustmentSerializer(serializers.Serializer):
 
     def validate_delta(self, value):
         if value == 0:
-            raise serializers.ValidationError("delta must not be zero.")
+            raise serializers.ValidationError(_("delta must not be zero."))
         return value
 
 

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inventory import stock_sql
 from inventory.models import MAX_STOCK, Category, SparePart, StockMovement
@@ -33,15 +34,19 @@ Reason = StockMovement.Reason
 # --- categories --------------------------------------------------------------
 
 
+def _category_taken(name: str) -> str:
+    return _("A category named '%(name)s' already exists.") % {"name": name}
+
+
 def _check_category_name(name: str, *, exclude_pk: int | None = None) -> str:
     name = (name or "").strip()
     if not name:
-        raise InvalidInput("This field may not be blank.", field="name")
+        raise InvalidInput(_("This field may not be blank."), field="name")
     duplicates = Category.objects.annotate(lname=Lower("name")).filter(lname=name.lower())
     if exclude_pk is not None:
         duplicates = duplicates.exclude(pk=exclude_pk)
     if duplicates.exists():
-        raise InvalidInput(f"A category named '{name}' already exists.", field="name", code="already_exists")
+        raise InvalidInput(_category_taken(name), field="name", code="already_exists")
     return name
 
 
@@ -50,9 +55,7 @@ def _save_category(category: Category) -> Category:
         with transaction.atomic():
             category.save()
     except IntegrityError as exc:  # a concurrent insert won the race
-        raise InvalidInput(
-            f"A category named '{category.name}' already exists.", field="name", code="already_exists"
-        ) from exc
+        raise InvalidInput(_category_taken(category.name), field="name", code="already_exists") from exc
     return category
 
 
@@ -62,7 +65,7 @@ def create_category(*, name: str, description: str = "") -> Category:
 
 def _require_fields(fields: Mapping) -> None:
     if not fields:
-        raise InvalidInput("No fields to update.", code="no_fields")
+        raise InvalidInput(_("No fields to update."), code="no_fields")
 
 
 def update_category(category: Category, *, expected_version=None, **fields) -> Category:
@@ -73,7 +76,7 @@ def update_category(category: Category, *, expected_version=None, **fields) -> C
         # Locked: the audit's old values and the version check see the row as it is.
         category = Category.objects.select_for_update().filter(pk=category.pk).first()
         if category is None:
-            raise NotFound("Category not found.")
+            raise NotFound(_("Category not found."))
         check_version(category, expected_version)
         if "name" in fields:
             category.name = _check_category_name(fields["name"], exclude_pk=category.pk)
@@ -99,7 +102,9 @@ def delete_category(category: Category) -> None:
 
 
 def _sku_taken(sku: str) -> InvalidInput:
-    return InvalidInput(f"A spare part with SKU '{sku}' already exists.", field="sku", code="already_exists")
+    return InvalidInput(
+        _("A spare part with SKU '%(sku)s' already exists.") % {"sku": sku}, field="sku", code="already_exists"
+    )
 
 
 def clean_sku(value: str) -> str:
@@ -111,7 +116,7 @@ def clean_sku(value: str) -> str:
 
 def _check_price(price) -> Decimal:
     if price is None or Decimal(price) < 0:
-        raise InvalidInput("Price must be zero or more.", field="price")
+        raise InvalidInput(_("Price must be zero or more."), field="price")
     # Without a sign, -0 is the 0 PostgreSQL stores: the answer then says "0.00" like later reads.
     return Decimal(price).copy_abs()
 
@@ -119,9 +124,13 @@ def _check_price(price) -> Decimal:
 def _check_count(value, field: str) -> int:
     """A number of units: zero or more, at most ``MAX_STOCK``."""
     if value is None or int(value) < 0:
-        raise InvalidInput(f"{field} must be zero or more.", field=field)
+        raise InvalidInput(_("%(field)s must be zero or more.") % {"field": field}, field=field)
     if int(value) > MAX_STOCK:
-        raise InvalidInput(f"{field} must be at most {MAX_STOCK}.", field=field, extra={"max_stock": MAX_STOCK})
+        raise InvalidInput(
+            _("%(field)s must be at most %(max)s.") % {"field": field, "max": MAX_STOCK},
+            field=field,
+            extra={"max_stock": MAX_STOCK},
+        )
     return int(value)
 
 
@@ -130,7 +139,7 @@ def get_part_by_sku(sku: str) -> SparePart:
     # PostgreSQL text cannot hold NUL, so no part has it (and the query would fail).
     part = None if "\x00" in sku else SparePart.objects.select_related("category").filter(sku=sku).first()
     if part is None:
-        raise NotFound(f"Spare part with SKU '{sku}' not found.")
+        raise NotFound(_("Spare part with SKU '%(sku)s' not found.") % {"sku": sku})
     return part
 
 
@@ -179,7 +188,9 @@ def _hold_category(category: Category | None) -> Category | None:
         return None
     held = Category.objects.select_for_update(no_key=True).filter(pk=category.pk).first()
     if held is None:
-        raise InvalidInput(f"Category {category.pk} no longer exists.", field="category_id", code="does_not_exist")
+        raise InvalidInput(
+            _("Category %(id)s no longer exists.") % {"id": category.pk}, field="category_id", code="does_not_exist"
+        )
     return held
 
 
@@ -192,7 +203,7 @@ def update_spare_part(part: SparePart, *, note: str = "", expected_version=None,
     _require_fields(fields)
     unknown = set(fields) - set(UPDATABLE_PART_FIELDS) - {"stock"}
     if unknown:
-        raise InvalidInput(f"Unknown fields: {sorted(unknown)}.")
+        raise InvalidInput(_("Unknown fields: %(fields)s.") % {"fields": sorted(unknown)})
     with transaction.atomic():
         locked = SparePart.objects.select_for_update().get(pk=part.pk)
         check_version(locked, expected_version)
@@ -231,14 +242,17 @@ def delete_spare_part(part: SparePart) -> None:
     Order lines are seen through the reverse relation (``order_items``), so inventory
     needs no import of orders: orders depend on inventory, never the other way.
     """
-    in_use = Conflict(f"Spare part '{part.sku}' appears on service orders and cannot be deleted.", code="part_in_use")
+    in_use = Conflict(
+        _("Spare part '%(sku)s' appears on service orders and cannot be deleted.") % {"sku": part.sku},
+        code="part_in_use",
+    )
     try:
         with transaction.atomic():
             # Orders lock their parts before adding lines: with the row locked, no new line
             # can appear between the check and the delete.
             locked = SparePart.objects.select_for_update().filter(pk=part.pk).first()
             if locked is None:
-                raise NotFound(f"Spare part with SKU '{part.sku}' not found.")
+                raise NotFound(_("Spare part with SKU '%(sku)s' not found.") % {"sku": part.sku})
             if locked.order_items.exists():
                 raise in_use
             locked.delete()
@@ -253,9 +267,9 @@ def delete_spare_part(part: SparePart) -> None:
 def adjust_stock(part: SparePart, *, delta: int, reason: str = Reason.ADJUSTMENT, note: str = "") -> StockMovement:
     """Add ``delta`` (negative to take) to a part's stock, never below zero."""
     if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
-        raise InvalidInput("delta must be a non-zero integer.", field="delta")
+        raise InvalidInput(_("delta must be a non-zero integer."), field="delta")
     if reason not in Reason.values:
-        raise InvalidInput(f"reason must be one of {Reason.values}.", field="reason")
+        raise InvalidInput(_("reason must be one of %(reasons)s.") % {"reasons": Reason.values}, field="reason")
     with transaction.atomic():
         (movement,) = apply_stock_deltas({part.pk: delta}, reason=reason, note=note)
     return movement
@@ -284,16 +298,19 @@ def receive_stock(*, lines: Iterable[ReceivedLine], note: str = "") -> list[Stoc
     """
     lines = list(lines)
     if not lines:
-        raise InvalidInput("Give at least one line.", field="lines", code="no_lines")
+        raise InvalidInput(_("Give at least one line."), field="lines", code="no_lines")
     skus = {normalize_sku(line.sku) for line in lines}
     ids = dict(SparePart.objects.filter(sku__in=skus).values_list("sku", "pk"))
     for index, line in enumerate(lines):
         if line.reason not in RECEIVING_REASONS:
-            raise InvalidInput(f"reason must be one of {list(RECEIVING_REASONS)}.", field=f"lines.{index}.reason")
+            raise InvalidInput(
+                _("reason must be one of %(reasons)s.") % {"reasons": list(RECEIVING_REASONS)},
+                field=f"lines.{index}.reason",
+            )
         if normalize_sku(line.sku) not in ids:
-            raise NotFound(f"No spare part has the SKU '{line.sku}'.", field=f"lines.{index}.sku")
+            raise NotFound(_("No spare part has the SKU '%(sku)s'.") % {"sku": line.sku}, field=f"lines.{index}.sku")
         if line.quantity < (0 if line.reason == Reason.COUNT else 1):
-            raise InvalidInput("The quantity must be at least 1.", field=f"lines.{index}.quantity")
+            raise InvalidInput(_("The quantity must be at least 1."), field=f"lines.{index}.quantity")
     with transaction.atomic():
         parts = lock_parts(ids.values())
         movements = []
@@ -353,7 +370,7 @@ class StockChange:
                 lines=lines,
             )
         except stock_sql.StockGuardFailed as exc:
-            raise InsufficientStock("Stock changed concurrently; nothing was changed. Retry.") from exc
+            raise InsufficientStock(_("Stock changed concurrently; nothing was changed. Retry.")) from exc
         for movement in self.movements:
             part = self.parts[movement.spare_part_id]
             part.stock, part.date_updated = movement.stock_after, self.changed_at
@@ -375,20 +392,32 @@ def prepare_stock_change(
     """
     missing = sorted(part_id for part_id in deltas if part_id not in locked)
     if missing:
-        raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
+        raise NotFound(_("Spare parts not found: %(ids)s") % {"ids": missing}, extra={"missing_ids": missing})
     ids = sorted(deltas)
     for part_id in ids:
         part = locked[part_id]
         if part.stock + deltas[part_id] < 0:
             raise InsufficientStock(
-                f"Insufficient stock for '{part.name}' (SKU: {part.sku}). "
-                f"Available: {part.stock}, Requested: {-deltas[part_id]}",
+                _(
+                    "Insufficient stock for '%(name)s' (SKU: %(sku)s). "
+                    "Available: %(available)s, Requested: %(requested)s"
+                )
+                % {"name": part.name, "sku": part.sku, "available": part.stock, "requested": -deltas[part_id]},
                 extra={"sku": part.sku, "available": part.stock, "requested": -deltas[part_id]},
             )
         if part.stock + deltas[part_id] > MAX_STOCK:
             raise Conflict(
-                f"Stock of '{part.name}' (SKU: {part.sku}) cannot exceed the maximum of {MAX_STOCK}. "
-                f"Available: {part.stock}, Added: {deltas[part_id]}",
+                _(
+                    "Stock of '%(name)s' (SKU: %(sku)s) cannot exceed the maximum of %(max)s. "
+                    "Available: %(available)s, Added: %(added)s"
+                )
+                % {
+                    "name": part.name,
+                    "sku": part.sku,
+                    "max": MAX_STOCK,
+                    "available": part.stock,
+                    "added": deltas[part_id],
+                },
                 code="stock_above_maximum",
                 extra={"sku": part.sku, "available": part.stock, "added": deltas[part_id], "max_stock": MAX_STOCK},
             )

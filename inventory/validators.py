@@ -3,6 +3,7 @@
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 SKU_PARTS = 4
 SKU_FORMAT = "[CLASS]-[MATERIAL]-[SIZE]-[LENGTH]"
@@ -26,13 +27,16 @@ def sku_error(value: str) -> str | None:
     sku = normalize_sku(value)
     if any(map(forbidden_in_sku, sku)):
         # repr() writes the invisible characters as escapes (and a JSON body can hold them).
-        return (
-            f"Invalid SKU format. Expected format: {SKU_FORMAT}, but got {sku!r}: "
+        return _(
+            "Invalid SKU format. Expected format: %(format)s, but got %(sku)s: "
             "a SKU may not contain '/', whitespace, control or format characters"
-        )
+        ) % {"format": SKU_FORMAT, "sku": repr(sku)}
     parts = sku.split("-")
     if len(parts) != SKU_PARTS or not all(parts):
-        return f"Invalid SKU format. Expected format: {SKU_FORMAT}, but got '{value}'"
+        return _("Invalid SKU format. Expected format: %(format)s, but got '%(sku)s'") % {
+            "format": SKU_FORMAT,
+            "sku": value,
+        }
     return None
 
 

@@ -57,6 +57,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the answer: the admin's language switch (set_language's cookie), else the
+    # browser's Accept-Language, else LANGUAGE_CODE. After sessions, before CommonMiddleware.
+    "django.middleware.locale.LocaleMiddleware",
     # Django's, with no redirect (nor, under DEBUG, a 500) for a write to a path missing its slash.
     "maintenance.http.slashes.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,7 +153,10 @@ STATICFILES_DIRS = [BASE_DIR / "maintenance" / "api" / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / ".state" / "staticfiles")
 
 # --- i18n ------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The back-office and the API's messages; machine-readable codes stay English (locale/README).
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -64,6 +64,8 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("health/live/", liveness, name="health-live"),
     path("admin/", admin.site.urls),
+    # set_language: the back-office's language switch (a cookie; see LocaleMiddleware).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include(image_urls)),
     path("api/v1/", include(router.urls)),
     re_path(r"^api/v1$", API_ROOT, name="api-root-without-slash"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from maintenance.api.errors import BusinessError
 from media_uploads import services
@@ -11,8 +12,8 @@ from media_uploads.models import ServiceOrderImage
 
 class ImageUploadAdminForm(forms.ModelForm):
     file = forms.FileField(
-        label="Image",
-        help_text="JPEG, PNG or WebP, checked by its content (not by its name or type).",
+        label=_("Image"),
+        help_text=_("JPEG, PNG or WebP, checked by its content (not by its name or type)."),
         widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
 

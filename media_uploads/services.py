@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 from storages.backends.s3 import S3Storage
 
@@ -72,12 +73,15 @@ def check_upload_size(size: int | None) -> None:
         readable = _human_size(limit)
         suffix = "" if readable.endswith("bytes") else f" ({readable})"
         raise ImageTooLarge(
-            f"The image is larger than the limit of {limit} bytes{suffix}.", field="file", extra={"limit_bytes": limit}
+            _("The image is larger than the limit of %(limit)s bytes%(readable)s.")
+            % {"limit": limit, "readable": suffix},
+            field="file",
+            extra={"limit_bytes": limit},
         )
 
 
 def _not_an_image() -> InvalidInput:
-    return InvalidInput("The file is not a valid image.", field="file", code="invalid_image")
+    return InvalidInput(_("The file is not a valid image."), field="file", code="invalid_image")
 
 
 def pixel_limit(image_format: str | None = None) -> int:
@@ -95,10 +99,13 @@ def pixel_limit(image_format: str | None = None) -> int:
 
 def _too_many_pixels(width: int | None = None, height: int | None = None, image_format: str | None = None):
     size = f" ({width} x {height})" if width and height else ""
-    kind = f" for {image_format}" if image_format else ""
+    kind = _(" for %(format)s") % {"format": image_format} if image_format else ""
     return InvalidInput(
-        f"The image has too many pixels{size}; the limit{kind} is {pixel_limit(image_format)} pixels "
-        "(IMAGE_DECODE_BUDGET_MB, MAX_IMAGE_PIXELS).",
+        _(
+            "The image has too many pixels%(size)s; the limit%(kind)s is %(limit)s pixels "
+            "(IMAGE_DECODE_BUDGET_MB, MAX_IMAGE_PIXELS)."
+        )
+        % {"size": size, "kind": kind, "limit": pixel_limit(image_format)},
         field="file",
         code="image_too_many_pixels",
     )
@@ -175,7 +182,7 @@ def inspect_image(data: bytes) -> InspectedImage:
     """
     check_upload_size(len(data))
     if not data:
-        raise InvalidInput("The file is empty: not a valid image.", field="file", code="invalid_image")
+        raise InvalidInput(_("The file is empty: not a valid image."), field="file", code="invalid_image")
     try:
         # Pillow raises DecompressionBombError past twice its own limit and only warns
         # between one and two times; the explicit checks refuse both without touching
@@ -185,7 +192,7 @@ def inspect_image(data: bytes) -> InspectedImage:
             width, height = probe.size
             if detected not in ALLOWED_FORMATS:
                 raise InvalidInput(
-                    f"Image format {detected} is not allowed; use JPEG, PNG or WebP.",
+                    _("Image format %(format)s is not allowed; use JPEG, PNG or WebP.") % {"format": detected},
                     field="file",
                     code="invalid_image_format",
                 )
@@ -248,7 +255,7 @@ def store_image(*, prefix: str, image: InspectedImage) -> tuple[str, str]:
         logger.warning("object storage failed: %s", exc)
         delete_stored_objects(stored)
         raise StorageUnavailable(
-            "The image storage (S3) is unavailable or refused the upload; nothing was saved. Retry later."
+            _("The image storage (S3) is unavailable or refused the upload; nothing was saved. Retry later.")
         ) from exc
     original, thumbnail = stored
     return original, thumbnail

@@ -20,6 +20,8 @@ from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from inventory.models import SparePart
 from maintenance.adminkit.mixins import ServiceFormAdminMixin, ServiceRefused, sync_instance
@@ -64,8 +66,8 @@ class OrderItemInline(admin.TabularInline):
     fields = ("spare_part", "quantity", "unit_price", "line_total")
     readonly_fields = fields
     extra = 0
-    verbose_name = "item"
-    verbose_name_plural = "items (tick “delete” to remove a line; its parts go back to stock)"
+    verbose_name = _("item")
+    verbose_name_plural = _("items (tick “delete” to remove a line; its parts go back to stock)")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("spare_part")
@@ -76,7 +78,7 @@ class OrderItemInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return obj is not None and not obj.is_final and super().has_delete_permission(request, obj)
 
-    @admin.display(description="line total")
+    @admin.display(description=_("line total"))
     def line_total(self, item: ServiceOrderItem):
         return f"{item.line_total:.2f}" if item.pk else "—"
 
@@ -84,7 +86,7 @@ class OrderItemInline(admin.TabularInline):
 class FinalOrderItemInline(OrderItemInline):
     """A completed or cancelled order's lines: shown, with nothing to tick."""
 
-    verbose_name_plural = "items"
+    verbose_name_plural = _("items")
 
 
 class NewItemInline(admin.TabularInline):
@@ -96,8 +98,8 @@ class NewItemInline(admin.TabularInline):
     fields = ("spare_part", "quantity")
     autocomplete_fields = ("spare_part",)
     can_delete = False
-    verbose_name = "item"
-    verbose_name_plural = "add items"
+    verbose_name = _("item")
+    verbose_name_plural = _("add items")
 
     def get_queryset(self, request):
         return super().get_queryset(request).none()
@@ -120,8 +122,8 @@ class OrderImageInline(admin.TabularInline):
     fields = ("preview", "original_name", "content_type", "dimensions", "size", "uploaded_by", "date_created")
     readonly_fields = fields
     extra = 0
-    verbose_name = "photo"
-    verbose_name_plural = "photos"
+    verbose_name = _("photo")
+    verbose_name_plural = _("photos")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("uploaded_by")
@@ -129,24 +131,25 @@ class OrderImageInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="photo")
+    @admin.display(description=_("photo"))
     def preview(self, image: ServiceOrderImage):
         if not image.pk:
             return "—"
         # Links are signed now (the database holds keys only).
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener" title="Open the full image">'
+            '<a href="{}" target="_blank" rel="noopener" title="{}">'
             '<img src="{}" alt="{}" style="max-width:160px;max-height:120px;border-radius:4px"></a>',
             media.signed_url(image.image),
+            gettext("Open the full image"),
             media.signed_url(image.thumbnail or image.image),
             image.original_name or f"image {image.pk}",
         )
 
-    @admin.display(description="size (px)")
+    @admin.display(description=_("size (px)"))
     def dimensions(self, image: ServiceOrderImage):
         return f"{image.width} x {image.height}" if image.width else "—"
 
-    @admin.display(description="bytes")
+    @admin.display(description=_("bytes"))
     def size(self, image: ServiceOrderImage):
         return f"{image.size_bytes:,}" if image.size_bytes else "—"
 
@@ -164,7 +167,7 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
     # Request ids are compared as written (the unique constraint does): the btree answers.
     # An exact SKU is looked up first (see get_search_results).
     search_fields = ("client_name", "client_email", "client_phone", "request_id__exact")
-    search_help_text = "Client name, e-mail or phone; exact request id; exact SKU of a part on the order."
+    search_help_text = _("Client name, e-mail or phone; exact request id; exact SKU of a part on the order.")
     actions = ("start_orders", "complete_orders", "cancel_orders")
     list_per_page = 50
 
@@ -203,12 +206,12 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
             # The client's name first, where the cursor starts; the optional request id last.
             return [
                 (None, {"fields": (*CLIENT_FIELDS, "request_id")}),
-                ("Photo", {"fields": ("new_image",)}),
+                (_("Photo"), {"fields": ("new_image",)}),
             ]
         return [
             (None, {"fields": ("request_id", "status", "total", "created_by", "date_created", "date_updated")}),
-            ("Client", {"fields": CLIENT_FIELDS}),
-            ("Photo", {"fields": ("new_image",)}),
+            (_("Client"), {"fields": CLIENT_FIELDS}),
+            (_("Photo"), {"fields": ("new_image",)}),
         ]
 
     def has_change_permission(self, request, obj=None):
@@ -228,11 +231,11 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
 
     # --- list columns ---------------------------------------------------------
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=_("status"), ordering="status")
     def status_display(self, order: ServiceOrder):
         return status_badge(order.status, order.get_status_display())
 
-    @admin.display(description="items")  # not sortable: that would count every order's lines
+    @admin.display(description=_("items"))  # not sortable: that would count every order's lines
     def item_count(self, order: ServiceOrder):
         return order.item_count or 0
 
@@ -315,32 +318,46 @@ class ServiceOrderAdmin(BigTableAdminMixin, ServiceFormAdminMixin, AuditHistoryA
 
     # --- lifecycle actions -------------------------------------------------------
 
-    def _move(self, request, queryset, target: str, verb: str) -> None:
+    def _move(self, request, queryset, target: str) -> None:
         moved = 0
         for order_id, status in queryset.order_by("pk").values_list("pk", "status"):
             if status == target:
-                self.message_user(request, f"Order #{order_id} is already {status}.", messages.INFO)
+                self.message_user(
+                    request,
+                    gettext("Order #%(id)s is already %(status)s.")
+                    % {"id": order_id, "status": str(OrderStatus(status).label).lower()},
+                    messages.INFO,
+                )
                 continue
             try:
                 services.change_status(order_id, target)
             except BusinessError as error:
-                self.message_user(request, f"Order #{order_id}: {error.message}", messages.WARNING)
+                self.message_user(
+                    request,
+                    gettext("Order #%(id)s: %(error)s") % {"id": order_id, "error": error.message},
+                    messages.WARNING,
+                )
             else:
                 moved += 1
         if moved:
-            self.message_user(request, f"{verb} {moved} order{'s' if moved != 1 else ''}.", messages.SUCCESS)
+            done = {
+                OrderStatus.IN_PROGRESS: ngettext("Started %(count)d order.", "Started %(count)d orders.", moved),
+                OrderStatus.COMPLETED: ngettext("Completed %(count)d order.", "Completed %(count)d orders.", moved),
+                OrderStatus.CANCELLED: ngettext("Cancelled %(count)d order.", "Cancelled %(count)d orders.", moved),
+            }[target]
+            self.message_user(request, done % {"count": moved}, messages.SUCCESS)
 
-    @admin.action(description="Start work on the selected orders", permissions=["change"])
+    @admin.action(description=_("Start work on the selected orders"), permissions=["change"])
     def start_orders(self, request, queryset):
-        self._move(request, queryset, OrderStatus.IN_PROGRESS, "Started")
+        self._move(request, queryset, OrderStatus.IN_PROGRESS)
 
-    @admin.action(description="Complete the selected orders", permissions=["change"])
+    @admin.action(description=_("Complete the selected orders"), permissions=["change"])
     def complete_orders(self, request, queryset):
-        self._move(request, queryset, OrderStatus.COMPLETED, "Completed")
+        self._move(request, queryset, OrderStatus.COMPLETED)
 
-    @admin.action(description="Cancel the selected orders (parts go back to stock)", permissions=["change"])
+    @admin.action(description=_("Cancel the selected orders (parts go back to stock)"), permissions=["change"])
     def cancel_orders(self, request, queryset):
-        self._move(request, queryset, OrderStatus.CANCELLED, "Cancelled")
+        self._move(request, queryset, OrderStatus.CANCELLED)
 
     # --- history: the order's rows, and those of its lines and photos --------------
 
@@ -376,7 +393,7 @@ class ServiceOrderImageAdmin(BigTableAdminMixin, ServiceFormAdminMixin, admin.Mo
     list_filter = ("content_type", "date_created")
     list_select_related = ("order", "uploaded_by")
     search_fields = ("original_name", "=order__id", "order__client_name")
-    search_help_text = "File name, exact order number or client name."
+    search_help_text = _("File name, exact order number or client name.")
     autocomplete_fields = ("order",)
     # No date_hierarchy (a DISTINCT over every photo; the date filter is a range), and 50
     # rows a page: each row signs two links.
@@ -410,7 +427,7 @@ class ServiceOrderImageAdmin(BigTableAdminMixin, ServiceFormAdminMixin, admin.Mo
     def delete_model(self, request, obj):
         services.delete_order_image(obj.order_id, obj.pk)
 
-    @admin.display(description="photo")
+    @admin.display(description=_("photo"))
     def preview(self, image: ServiceOrderImage):
         return format_html(
             '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="" style="max-width:96px;max-height:72px;'
@@ -419,19 +436,20 @@ class ServiceOrderImageAdmin(BigTableAdminMixin, ServiceFormAdminMixin, admin.Mo
             media.signed_url(image.thumbnail or image.image),
         )
 
-    @admin.display(description="image")
+    @admin.display(description=_("image"))
     def large_preview(self, image: ServiceOrderImage):
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener" title="Open the full image">'
+            '<a href="{}" target="_blank" rel="noopener" title="{}">'
             '<img src="{}" alt="" style="max-width:640px;max-height:480px;border-radius:4px"></a>',
             media.signed_url(image.image),
+            gettext("Open the full image"),
             media.signed_url(image.image),
         )
 
-    @admin.display(description="size (px)")
+    @admin.display(description=_("size (px)"))
     def dimensions(self, image: ServiceOrderImage):
         return f"{image.width} x {image.height}" if image.width else "—"
 
-    @admin.display(description="bytes", ordering="size_bytes")
+    @admin.display(description=_("bytes"), ordering="size_bytes")
     def size(self, image: ServiceOrderImage):
         return f"{image.size_bytes:,}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from maintenance.adminkit.mixins import StaleEditFormMixin
 from media_uploads.forms import validated_image_bytes
@@ -15,16 +17,16 @@ class ServiceOrderAdminForm(StaleEditFormMixin, forms.ModelForm):
     stale_edit_exclude = ("new_image",)
 
     new_image = forms.FileField(
-        label="Add a photo",
+        label=_("Add a photo"),
         required=False,
-        help_text="JPEG, PNG or WebP, checked by its content. It is stored when you save.",
+        help_text=_("JPEG, PNG or WebP, checked by its content. It is stored when you save."),
         widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
 
     class Meta:
         model = ServiceOrder
         fields = ["request_id", "client_name", "client_phone", "client_email", "description", "status"]
-        help_texts = {"request_id": "Leave empty to generate one (admin-…)."}
+        help_texts = {"request_id": _("Leave empty to generate one (admin-…).")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -50,7 +52,7 @@ class ServiceOrderAdminForm(StaleEditFormMixin, forms.ModelForm):
 class NewItemForm(forms.ModelForm):
     """A line to add: the part and how many. The unit price is taken by the service."""
 
-    quantity = forms.IntegerField(min_value=1, max_value=settings.MAX_LINE_QUANTITY, initial=1)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=settings.MAX_LINE_QUANTITY, initial=1)
 
     class Meta:
         model = ServiceOrderItem
@@ -80,7 +82,8 @@ class NewItemsFormSet(BaseInlineFormSet):
             if wanted[part.pk] > part.stock:
                 form.add_error(
                     "quantity",
-                    f"Only {part.stock} of {part.sku} in stock; the order's lines ask for {wanted[part.pk]}.",
+                    gettext("Only %(stock)s of %(sku)s in stock; the order's lines ask for %(wanted)s.")
+                    % {"stock": part.stock, "sku": part.sku, "wanted": wanted[part.pk]},
                 )
 
     def _filled_forms(self):

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from inventory import services as inventory
 from inventory import stock_sql
@@ -57,10 +58,11 @@ class PlacedOrder:
 
 def _clean_lines(lines: Sequence) -> list[OrderLine]:
     if not lines:
-        raise InvalidInput("An order needs at least one item.", field="items", code="no_items")
+        raise InvalidInput(_("An order needs at least one item."), field="items", code="no_items")
     if len(lines) > settings.MAX_ORDER_LINES:
         raise InvalidInput(
-            f"An order may have at most {settings.MAX_ORDER_LINES} items; got {len(lines)}.",
+            _("An order may have at most %(max)s items; got %(count)s.")
+            % {"max": settings.MAX_ORDER_LINES, "count": len(lines)},
             field="items",
             code="too_many_items",
         )
@@ -70,7 +72,8 @@ def _clean_lines(lines: Sequence) -> list[OrderLine]:
             line = OrderLine(int(line["spare_part_id"]), int(line["quantity"]))
         if line.quantity < 1 or line.quantity > settings.MAX_LINE_QUANTITY:
             raise InvalidInput(
-                f"quantity must be between 1 and {settings.MAX_LINE_QUANTITY}; got {line.quantity}.",
+                _("quantity must be between 1 and %(max)s; got %(quantity)s.")
+                % {"max": settings.MAX_LINE_QUANTITY, "quantity": line.quantity},
                 field="items.quantity",
             )
         cleaned.append(line)
@@ -87,7 +90,8 @@ def _check_total(total: Decimal) -> None:
     largest = _largest_total()
     if total > largest:
         raise InvalidInput(
-            f"The order's total would be {total}; an order's total may be at most {largest}.",
+            _("The order's total would be %(total)s; an order's total may be at most %(largest)s.")
+            % {"total": total, "largest": largest},
             field="items",
             code="total_too_large",
         )
@@ -113,7 +117,7 @@ def place_order(
     """Create an order and take its parts from stock, all or nothing."""
     request_id = str(request_id or "").strip()
     if not request_id:
-        raise InvalidInput("request_id is required.", field="request_id", code="required")
+        raise InvalidInput(_("request_id is required."), field="request_id", code="required")
     lines = _clean_lines(items)
     requested = _totals_per_part(lines)
     created_by = created_by if created_by is not None else current_actor()
@@ -128,7 +132,7 @@ def place_order(
             parts, order_ids, line_ids = stock_sql.lock_parts(requested, new_orders=1, new_lines=len(lines))
             missing = sorted(set(requested) - set(parts))
             if missing:
-                raise NotFound(f"Spare parts not found: {missing}", extra={"missing_ids": missing})
+                raise NotFound(_("Spare parts not found: %(ids)s") % {"ids": missing}, extra={"missing_ids": missing})
             (order_id,) = order_ids
             total = sum((line.quantity * parts[line.spare_part_id].price for line in lines), Decimal("0.00"))
             _check_total(total)
@@ -190,7 +194,7 @@ def _placed_before(created_by, request_id: str, lines: list[OrderLine], exc: Exc
         # retry gets that order, never a second one.
         return PlacedOrder(existing, replayed=True)
     raise Conflict(
-        f"An order with request_id '{request_id}' already exists with other items.",
+        _("An order with request_id '%(request_id)s' already exists with other items.") % {"request_id": request_id},
         field="request_id",
         code="duplicate_request",
     ) from exc
@@ -205,7 +209,7 @@ def _existing_order(order_id: int, *, lock: bool = False) -> ServiceOrder:
     orders = ServiceOrder.objects.select_for_update() if lock else ServiceOrder.objects
     order = orders.filter(pk=order_id).first()
     if order is None:
-        raise NotFound(f"Service order {order_id} not found.")
+        raise NotFound(_("Service order %(id)s not found.") % {"id": order_id})
     return order
 
 
@@ -213,9 +217,16 @@ def _lock_order(order_id: int) -> ServiceOrder:
     return _existing_order(order_id, lock=True)
 
 
-def _require_open(order: ServiceOrder, what: str = "its lines") -> None:
+def _require_open(order: ServiceOrder, what: str = "lines") -> None:
+    """Refuse a change to a final order; ``what`` changes: its ``lines``, ``details`` or ``photos``."""
     if order.is_final:
-        raise Conflict(f"Order {order.pk} is {order.status}; {what} can no longer change.", code="order_final")
+        messages = {
+            "lines": _("Order %(id)s is %(status)s; its lines can no longer change."),
+            "details": _("Order %(id)s is %(status)s; its client details can no longer change."),
+            "photos": _("Order %(id)s is %(status)s; its photos can no longer change."),
+        }
+        status = str(order.get_status_display()).lower()
+        raise Conflict(messages[what] % {"id": order.pk, "status": status}, code="order_final")
 
 
 def _recompute_total(order: ServiceOrder) -> None:
@@ -267,9 +278,9 @@ def remove_order_item(order_id: int, item_id: int) -> None:
         _require_open(order)
         item = ServiceOrderItem.objects.filter(order=order, pk=item_id).first()
         if item is None:
-            raise NotFound(f"Item {item_id} not found on order {order_id}.")
+            raise NotFound(_("Item %(item)s not found on order %(order)s.") % {"item": item_id, "order": order_id})
         if order.items.count() == 1:
-            raise Conflict("An order keeps at least one item; cancel the order instead.", code="last_item")
+            raise Conflict(_("An order keeps at least one item; cancel the order instead."), code="last_item")
         inventory.apply_stock_deltas(
             {item.spare_part_id: item.quantity}, reason=StockMovement.Reason.ORDER_LINE_REMOVED, order_id=order.pk
         )
@@ -287,8 +298,8 @@ def delete_order(order_id: int) -> None:
         order = _lock_order(order_id)
         if not order.is_final:
             raise Conflict(
-                f"Order {order.pk} is still {order.get_status_display().lower()}: cancel it (its parts go back to "
-                "stock) before deleting it.",
+                _("Order %(id)s is still %(status)s: cancel it (its parts go back to stock) before deleting it.")
+                % {"id": order.pk, "status": str(order.get_status_display()).lower()},
                 code="order_open",
             )
         order.delete()
@@ -298,12 +309,12 @@ def update_order_details(order_id: int, *, expected_version=None, **fields) -> S
     """Edit the client fields of an order that is not final (``expected_version``: see ``check_version``)."""
     unknown = set(fields) - set(CLIENT_FIELDS)
     if unknown:
-        raise InvalidInput(f"These fields cannot be changed: {sorted(unknown)}.")
+        raise InvalidInput(_("These fields cannot be changed: %(fields)s.") % {"fields": sorted(unknown)})
     with transaction.atomic():
         order = _lock_order(order_id)
         check_version(order, expected_version)
         if fields:
-            _require_open(order, "its client details")
+            _require_open(order, "details")
             for name, value in fields.items():
                 setattr(order, name, value or "")
             order.save()
@@ -313,7 +324,11 @@ def update_order_details(order_id: int, *, expected_version=None, **fields) -> S
 def change_status(order_id: int, new_status: str) -> ServiceOrder:
     """Move an order along its lifecycle; cancelling returns its parts to stock."""
     if new_status not in OrderStatus.values:
-        raise InvalidInput(f"status must be one of {OrderStatus.values}; got '{new_status}'.", field="status")
+        raise InvalidInput(
+            _("status must be one of %(statuses)s; got '%(status)s'.")
+            % {"statuses": OrderStatus.values, "status": new_status},
+            field="status",
+        )
     with transaction.atomic():
         order = _lock_order(order_id)
         if new_status == order.status:
@@ -323,9 +338,13 @@ def change_status(order_id: int, new_status: str) -> ServiceOrder:
             labels = [str(OrderStatus(status).label) for status in allowed]
             allowed = [str(status) for status in allowed]  # the values, not the enum members' reprs
             raise InvalidTransition(
-                f"Cannot move order {order.pk} from {OrderStatus(order.status).label} to "
-                f"{OrderStatus(new_status).label}. "
-                f"Allowed next statuses: {', '.join(labels) or 'none (final status)'}.",
+                _("Cannot move order %(id)s from %(from)s to %(to)s. Allowed next statuses: %(allowed)s.")
+                % {
+                    "id": order.pk,
+                    "from": OrderStatus(order.status).label,
+                    "to": OrderStatus(new_status).label,
+                    "allowed": ", ".join(labels) or _("none (final status)"),
+                },
                 field="status",
                 extra={"allowed": allowed},
             )
@@ -344,7 +363,7 @@ def change_status(order_id: int, new_status: str) -> ServiceOrder:
 def update_order(order_id: int, *, status: str | None = None, expected_version=None, **client_fields) -> ServiceOrder:
     """Edit client fields and/or move the status, in one transaction (``expected_version``: see ``check_version``)."""
     if status is None and not client_fields:
-        raise InvalidInput("No fields to update.", code="no_fields")
+        raise InvalidInput(_("No fields to update."), code="no_fields")
     with transaction.atomic():
         order = update_order_details(order_id, expected_version=expected_version, **client_fields)
         if status is not None:
@@ -365,12 +384,12 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
     Inside a caller's transaction that is later rolled back, the objects would
     stay: call it from the outermost level (the API does).
     """
-    _require_open(_existing_order(order_id), "its photos")
+    _require_open(_existing_order(order_id), "photos")
     image = media.inspect_image(data)
     original, thumbnail = media.store_image(prefix=f"orders/{order_id}", image=image)
     try:
         with transaction.atomic():
-            _require_open(_lock_order(order_id), "its photos")
+            _require_open(_lock_order(order_id), "photos")
             return ServiceOrderImage.objects.create(
                 order_id=order_id,
                 image=original,
@@ -386,7 +405,7 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
         media.delete_stored_objects([original, thumbnail])
         if isinstance(exc, IntegrityError) and not ServiceOrder.objects.filter(pk=order_id).exists():
             # The order was deleted while the image was uploading.
-            raise NotFound(f"Service order {order_id} not found.") from exc
+            raise NotFound(_("Service order %(id)s not found.") % {"id": order_id}) from exc
         raise
 
 
@@ -394,12 +413,12 @@ def get_order_image(order_id: int, image_id: int) -> ServiceOrderImage:
     image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
     if image is None:
         _existing_order(order_id)
-        raise NotFound(f"Image {image_id} not found on order {order_id}.")
+        raise NotFound(_("Image %(image)s not found on order %(order)s.") % {"image": image_id, "order": order_id})
     return image
 
 
 def delete_order_image(order_id: int, image_id: int) -> None:
     """Delete the row now; its objects go once the transaction commits (media_uploads.signals)."""
     with transaction.atomic():
-        _require_open(_lock_order(order_id), "its photos")
+        _require_open(_lock_order(order_id), "photos")
         get_order_image(order_id, image_id).delete()

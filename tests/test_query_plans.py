@@ -195,3 +195,19 @@ def test_the_checks_see_a_sequential_scan(big_data, db):
     counted = explain("SELECT count(*) FROM audit_auditor WHERE remote_addr = %s", ["10.0.0.7"])
     assert [scan.split()[0] for scan in unbounded_seq_scans(counted)] == ["audit_auditor"]
     assert indexes_used(explain("SELECT * FROM audit_auditor WHERE request_id = %s", ["x"])) == {"audit_request_idx"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["description", "client phone"])
+def test_audit_search_by_field_uses_the_changed_fields_index(big_data, staff, field):
+    # A field few rows changed: without audit_changed_fields_idx the search reads the whole trail
+    # (the count by a sequential scan, the page along audit_time_id_idx filtering every row).
+    capture = _Capture()
+    with connection.execute_wrapper(capture):
+        response = staff.get("/admin/audit/auditor/", {"q": field})
+    assert response.status_code == 200
+    plans = [explain(sql, params) for sql, params in capture.statements if "audit_auditor" in sql]
+    assert len(plans) >= 2  # the capped count and the page
+    for plan in plans:
+        assert not unbounded_seq_scans(plan)
+        assert "audit_changed_fields_idx" in indexes_used(plan)

@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from maintenance.api.errors import BusinessError
 
@@ -119,8 +120,11 @@ class StaleEditFormMixin:
             shown = self._display(name, current)
             self.add_error(
                 name,
-                f"Someone else changed this while you were editing: it is now {shown}. "
-                "Check it and save again to keep your value.",
+                _(
+                    "Someone else changed this while you were editing: it is now %(current)s. "
+                    "Check it and save again to keep your value."
+                )
+                % {"current": shown},
             )
             refreshed = refreshed or self.data.copy()
             refreshed[self.add_initial_prefix(name)] = field.prepare_value(current) if current is not None else ""
@@ -131,7 +135,7 @@ class StaleEditFormMixin:
     def _display(self, name: str, value) -> str:
         field = self.fields[name]
         if value in (None, ""):
-            return "empty"
+            return _("empty")
         if hasattr(field, "queryset"):  # a choice of objects: show the object, not its id
             chosen = field.queryset.filter(pk=value).first()
             return f"“{chosen}”" if chosen is not None else "deleted"

@@ -12,6 +12,8 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 WORK_APPS = ("orders", "inventory", "media_uploads")
 SYSTEM_APPS = ("auth", "authtoken", "axes", "audit", "idempotency")
@@ -34,9 +36,9 @@ class LabelledAutocompleteJsonView(AutocompleteJsonView):
 
 
 class WorkshopAdminSite(admin.AdminSite):
-    site_header = "Maintenance Service back-office"
-    site_title = "Maintenance Service"
-    index_title = "Workshop dashboard"
+    site_header = _("Maintenance Service back-office")
+    site_title = _("Maintenance Service")
+    index_title = _("Workshop dashboard")
     # "View site" opens the API, the service's other face (browsable for a staff session).
     site_url = "/api/v1/"
 
@@ -54,7 +56,7 @@ class WorkshopAdminSite(admin.AdminSite):
         if system:
             ordered.append(
                 {
-                    "name": "System",
+                    "name": gettext("System"),
                     "app_label": system[0]["app_label"],
                     "app_url": reverse("admin:index") + "#system",
                     "has_module_perms": True,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime
 
 from django.utils.dateparse import parse_datetime
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from maintenance.api.errors import InvalidInput, PreconditionFailed
 
@@ -20,8 +22,11 @@ def check_version(instance, expected_version: datetime.datetime | None) -> None:
     client read: another save came in between. ``None`` checks nothing."""
     if expected_version is not None and instance.date_updated != expected_version:
         raise PreconditionFailed(
-            f"{instance._meta.verbose_name.capitalize()} '{instance}' was changed by someone else since you read "
-            "it; nothing was written. Read it again and repeat your change.",
+            _(
+                "%(model)s '%(object)s' was changed by someone else since you read it; nothing was written. "
+                "Read it again and repeat your change."
+            )
+            % {"model": capfirst(instance._meta.verbose_name), "object": instance},
         )
 
 
@@ -53,6 +58,6 @@ def version_from_if_match(header: str | None) -> datetime.datetime | None:
     moment = parse_datetime(header.strip().removeprefix("W/").strip('"'))
     if moment is None or moment.tzinfo is None:
         raise InvalidInput(
-            "If-Match must be an ETag this API sent (the object's date_updated, quoted).", field="If-Match"
+            _("If-Match must be an ETag this API sent (the object's date_updated, quoted)."), field="If-Match"
         )
     return moment

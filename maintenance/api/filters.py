@@ -10,6 +10,7 @@ import datetime
 import django_filters
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext
 from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
@@ -87,10 +88,21 @@ class SearchFilter(filters.SearchFilter):
         # `?search=c c c …` a thousand times held a worker until the statement timeout.
         terms = list(dict.fromkeys(term.lower() for term in terms))
         if len(terms) > MAX_SEARCH_TERMS:
-            raise ValidationError({self.search_param: [f"At most {MAX_SEARCH_TERMS} different search terms."]})
+            raise ValidationError(
+                {
+                    self.search_param: [
+                        gettext("At most %(count)s different search terms.") % {"count": MAX_SEARCH_TERMS}
+                    ]
+                }
+            )
         if any(len(term) > MAX_SEARCH_TERM_LENGTH for term in terms):
             raise ValidationError(
-                {self.search_param: [f"A search term may have at most {MAX_SEARCH_TERM_LENGTH} characters."]}
+                {
+                    self.search_param: [
+                        gettext("A search term may have at most %(count)s characters.")
+                        % {"count": MAX_SEARCH_TERM_LENGTH}
+                    ]
+                }
             )
         return terms
 

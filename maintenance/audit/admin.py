@@ -23,10 +23,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from maintenance.adminkit.mixins import ReadOnlyAdminMixin
 from maintenance.adminkit.pagination import BigTableAdminMixin
-from maintenance.audit.models import Auditor
+from maintenance.audit.models import Auditor, changed_fields
 from maintenance.audit.signals import DEFAULT_AUDITED_MODELS
 
 EMPTY = "—"
@@ -76,7 +78,7 @@ def describe_entries(entries: list[Auditor]) -> list[dict]:
             return EMPTY
         if field is not None and field.is_relation and field.many_to_one:
             name = names.get(field.related_model, {}).get(str(value))
-            return f"{name} (#{value})" if name else f"#{value} (deleted)"
+            return f"{name} (#{value})" if name else gettext("#%(id)s (deleted)") % {"id": value}
         if field is not None and getattr(field, "choices", None):
             return str(dict(field.flatchoices).get(value, value))
         return str(value)
@@ -130,7 +132,7 @@ class AuditHistoryAdminMixin:
         page_obj = paginator.get_page(request.GET.get(PAGE_VAR, 1))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"History: {obj}",
+            "title": gettext("History: %(object)s") % {"object": obj},
             "subtitle": None,
             "timeline": describe_entries(list(page_obj)),
             "page_obj": page_obj,
@@ -159,7 +161,7 @@ def _audit_changelist_url(model, obj) -> str:
 class AuditedModelFilter(admin.SimpleListFilter):
     """Only the audited models, not every content type in the project."""
 
-    title = "model"
+    title = _("model")
     parameter_name = "content_type__id__exact"
 
     @staticmethod
@@ -194,7 +196,7 @@ class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("content_type", "actor")
     # Request ids as written: the btree answers (UPPER(request_id) = UPPER(…) cannot use it).
     search_fields = ("object_repr", "request_id__exact")
-    search_help_text = "Object name, exact request id or exact object id."
+    search_help_text = _("Object name, exact request id or exact object id.")
 
     fields = (
         "timestamp",
@@ -214,18 +216,18 @@ class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         # ?object_id=… is the link from an object's History page.
         return lookup == "object_id" or super().lookup_allowed(lookup, value, request)
 
-    @admin.display(description="model", ordering="content_type__model")
+    @admin.display(description=_("model"), ordering="content_type__model")
     def model_name(self, entry: Auditor):
         model = entry.content_type.model_class()
         return capfirst(model._meta.verbose_name) if model else entry.content_type.model
 
-    @admin.display(description="object", ordering="object_repr")
+    @admin.display(description=_("object"), ordering="object_repr")
     def object_link(self, entry: Auditor):
         url = admin_url_for(entry) if entry.action != Auditor.Action.DELETE else None
         label = entry.object_repr or f"#{entry.object_id}"
         return format_html('<a href="{}">{}</a>', url, label) if url else label
 
-    @admin.display(description="changes")
+    @admin.display(description=_("changes"))
     def changes_summary(self, entry: Auditor):
         """Each field by its label, on its own line: old → new (or the value created or deleted)."""
         model = entry.content_type.model_class()
@@ -238,7 +240,7 @@ class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             else:
                 lines.append((_label(model, name), _short(new if entry.action == Auditor.Action.CREATE else old)))
         if len(changes) > 6:
-            lines.append(("…", f"{len(changes) - 6} more"))
+            lines.append(("…", gettext("%(count)s more") % {"count": len(changes) - 6}))
         if not lines:
             return EMPTY
         return format_html_join(mark_safe("<br>"), "<strong>{}</strong>: {}", lines)
@@ -262,11 +264,12 @@ class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                 if wanted in (field.name.lower(), field.attname.lower(), str(field.verbose_name).lower()):
                     names.add(field.attname)
         if names:
-            by_field = self.get_queryset(request).filter(changes__has_any_keys=sorted(names))
+            # audit_changed_fields_idx answers it (an overlap of the changed fields' names).
+            by_field = self.get_queryset(request).alias(fields=changed_fields()).filter(fields__overlap=sorted(names))
             queryset = queryset | by_field
         return queryset, may_have_duplicates
 
-    @admin.display(description="changes")
+    @admin.display(description=_("changes"))
     def changes_table(self, entry: Auditor):
         (described,) = describe_entries([entry])
         if not described["changes"]:
@@ -277,8 +280,11 @@ class AuditorAdmin(BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
             ((change["label"], change["old"], change["new"]) for change in described["changes"]),
         )
         return format_html(
-            '<table class="audit-changes"><thead><tr><th>Field</th><th>Old</th><th>New</th></tr></thead>'
+            '<table class="audit-changes"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>'
             "<tbody>{}</tbody></table>",
+            gettext("Field"),
+            gettext("Old"),
+            gettext("New"),
             rows,
         )
 

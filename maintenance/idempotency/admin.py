@@ -1,6 +1,7 @@
 """Processed idempotency keys, read-only: for answering "did my retry create a second order?"."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from maintenance.adminkit.mixins import ReadOnlyAdminMixin
 from maintenance.idempotency.models import ProcessedRequest
@@ -12,7 +13,7 @@ class ProcessedRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "method", "response_status", "created_at")
     list_select_related = ("user",)
     search_fields = ("=key", "path")
-    search_help_text = "Exact idempotency key, or part of the path."
+    search_help_text = _("Exact idempotency key, or part of the path.")
     date_hierarchy = "created_at"
     show_full_result_count = False
     # The stored response body is bytes; its size is shown instead.
@@ -36,7 +37,7 @@ class ProcessedRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # The list never shows the stored response bodies: don't load them.
         return super().get_queryset(request).defer("response_body")
 
-    @admin.display(description="response size")
+    @admin.display(description=_("response size"))
     def response_size(self, obj: ProcessedRequest) -> str:
         body = obj.response_body
         return "—" if body is None else f"{len(body)} bytes"

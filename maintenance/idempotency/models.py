@@ -1,13 +1,14 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class ProcessedRequest(models.Model):
     """An idempotency key and, once the request finished, the response it got."""
 
     class State(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
 
     key = models.CharField(max_length=255)
     user = models.ForeignKey(
@@ -20,7 +21,7 @@ class ProcessedRequest(models.Model):
     )
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and canonical body.")
+    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and canonical body."))
     state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.BinaryField(null=True, blank=True)
@@ -31,6 +32,8 @@ class ProcessedRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("processed request")
+        verbose_name_plural = _("processed requests")
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "method", "path", "key"], name="idempotency_key_unique", nulls_distinct=False

@@ -3,6 +3,9 @@
 // order's total after saving, updated as parts are picked and quantities typed. The prices come
 // with the part picker's results (maintenance.adminkit.site: a ModelAdmin's autocomplete_data).
 // The server computes the real total when the order is saved; this only shows it early.
+// The saved total and the labels, in the page's language, come on the script tag (data-*):
+// the total shown on the page is formatted for the reader (12,50 in Spanish).
+const orderEntryScript = document.currentScript;
 window.addEventListener('load', function() {
     const $ = window.django && window.django.jQuery;
     const form = document.getElementById('serviceorder_form');
@@ -10,8 +13,8 @@ window.addEventListener('load', function() {
         return;
     }
     const prices = {};  // part id -> price, as the picker reported it
-    const existing = document.querySelector('.field-total .readonly');
-    const alreadyOrdered = existing ? parseFloat(existing.textContent.replace(/,/g, '')) || 0 : 0;
+    const settings = orderEntryScript ? orderEntryScript.dataset : {};
+    const alreadyOrdered = parseFloat(settings.total || '') || 0;
 
     const summary = document.createElement('p');
     summary.id = 'live-total';
@@ -56,8 +59,8 @@ window.addEventListener('load', function() {
             added += line;
             cell.textContent = ' = ' + line.toFixed(2);
         });
-        summary.textContent = 'New lines: ' + added.toFixed(2) + ' · order total after saving: ' +
-            (alreadyOrdered + added).toFixed(2);
+        summary.textContent = (settings.labelNewLines || 'New lines') + ': ' + added.toFixed(2) + ' · ' +
+            (settings.labelTotalAfter || 'order total after saving') + ': ' + (alreadyOrdered + added).toFixed(2);
     }
 
     $(form).on('select2:select', 'select[name$="-spare_part"]', function(event) {

@@ -11,19 +11,23 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("audit", "0004_big_table_indexes"),
+        ("audit", "0006_translatable_labels"),
     ]
 
     operations = [
         migrations.AddField(
             model_name="auditor",
             name="client_request_id",
-            field=models.CharField(blank=True, db_default="", default="", max_length=64),
+            field=models.CharField(
+                blank=True, db_default="", default="", max_length=64, verbose_name="client request id"
+            ),
         ),
         migrations.AlterField(
             model_name="auditor",
             name="request_id",
-            field=models.CharField(blank=True, help_text="The server's id of the request.", max_length=64),
+            field=models.CharField(
+                blank=True, help_text="The server's id of the request.", max_length=64, verbose_name="request id"
+            ),
         ),
         AddIndexConcurrently(
             model_name="auditor",
