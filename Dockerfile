@@ -19,10 +19,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-# Only the requirements first, so code changes do not reinstall dependencies.
-COPY requirements/base.txt /tmp/requirements/base.txt
+# Only the requirements first, so code changes do not reinstall dependencies. The lock pins
+# every package, transitive ones included, with its hashes: pip refuses anything else.
+COPY requirements/base.lock /tmp/requirements/base.lock
 RUN pip install --upgrade pip \
-    && pip install --prefer-binary -r /tmp/requirements/base.txt
+    && pip install --prefer-binary --require-hashes -r /tmp/requirements/base.lock
 
 # --- runtime: the venv and the code, run as an unprivileged user ------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -12,12 +12,13 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: run test test-fast browser-deps gettext-deps messages client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-data bench-inprocess clean-state help
+.PHONY: lock run test test-fast browser-deps gettext-deps messages client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-data bench-inprocess clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
 	@echo "make test           the whole test suite against real services, plus ruff"
 	@echo "make test-fast      everything but the live-server tiers (browser, resilience, schema fuzz): < 1 min"
+	@echo "make lock           regenerate requirements/*.lock (hashes) after changing a pin in requirements/*.txt"
 	@echo "make lint           ruff check + format check + import contracts (lint-imports)"
 	@echo "make format         ruff format + autofix"
 	@echo "make migrate        apply migrations"
@@ -30,11 +31,20 @@ help:
 	@echo "make messages       update the Spanish catalogue (locale/es) from the code, then translate its empty msgstr"
 	@echo "make services-stop  stop the local PostgreSQL and S3"
 
-$(STAMP): requirements/base.txt requirements/dev.txt
+# Installed from the lock files: every package, transitive ones included, pinned with its hashes.
+$(STAMP): requirements/base.lock requirements/dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/dev.lock
 	@touch $(STAMP)
+
+# After changing a pin in requirements/*.txt: the locks again, with every dependency and its hashes.
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv==0.13.9
+	$(LOCK) requirements/base.txt -o requirements/base.lock
+	$(LOCK) requirements/dev.txt -o requirements/dev.lock
 
 venv: $(STAMP)
 

@@ -403,7 +403,7 @@ def test_dockerfile_is_multi_stage_on_python_312_slim():
     assert froms[0].endswith("AS builder")
     assert "ARG PYTHON_IMAGE=python:3.12-slim" in (ROOT / "Dockerfile").read_text()
     builder = " ".join(args for _, args in stages[0])
-    assert "python -m venv /opt/venv" in builder and "-r /tmp/requirements/base.txt" in builder
+    assert "python -m venv /opt/venv" in builder and "--require-hashes -r /tmp/requirements/base.lock" in builder
     runtime = stages[-1]
     assert ("COPY", "--from=builder /opt/venv /opt/venv") in runtime
     # No compiler or dev requirements in what ships.
@@ -567,3 +567,29 @@ def test_healthcheck_script_fails_when_nothing_listens():
         result = subprocess.run([sys.executable, str(HEALTHCHECK_SCRIPT)], env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert "ConnectionRefusedError" in result.stdout
+
+
+def _pins(path: Path) -> dict[str, str]:
+    """name -> version of the ``name==version`` lines of a requirements or lock file (others skipped)."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==([^\s;\\]+)", line)
+        if match:
+            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(3)
+    return pins
+
+
+@pytest.mark.parametrize("name", ["base", "dev"])
+def test_the_lock_pins_what_the_requirements_pin_with_hashes(name):
+    """Issue 22: transitive dependencies were not pinned. make and the Dockerfile install the locks with
+    --require-hashes; a pin changed in requirements/*.txt without `make lock` fails here."""
+    wanted = _pins(ROOT / "requirements" / f"{name}.txt")
+    if name == "dev":
+        wanted |= _pins(ROOT / "requirements" / "base.txt")
+    lock = ROOT / "requirements" / f"{name}.lock"
+    locked = _pins(lock)
+    assert {package: locked.get(package) for package in wanted} == wanted
+    # Every locked package carries its hashes (pip --require-hashes refuses one without).
+    entries = re.split(r"\n(?=[A-Za-z0-9])", lock.read_text().split("\n", 2)[2])
+    assert all("--hash=sha256:" in entry for entry in entries if "==" in entry.split("\n", 1)[0])
+    assert len(locked) > len(wanted)  # the transitive ones too
