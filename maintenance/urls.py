@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from inventory.views import CategoryViewSet, SparePartViewSet
 from maintenance.api.exceptions import API_NOT_FOUND, api_not_found
@@ -15,7 +15,9 @@ from orders.image_views import OrderImageDetailView, OrderImagesView
 from orders.views import ServiceOrderViewSet
 
 
-class SwaggerView(SpectacularSwaggerView):
+class SwaggerView(SpectacularSwaggerSplitView):
+    # The split view serves Swagger UI's start-up script as a file (?script), not inline: the
+    # Content-Security-Policy allows scripts from this server only.
     # Pages, read only: DRF answers OPTIONS with data, which their HTML template cannot render (a 500).
     http_method_names = ["get", "head"]
 

@@ -50,6 +50,22 @@ class NetworkLog:
     requests: list[Request] = field(default_factory=list)
     failures: list[Request] = field(default_factory=list)
     statuses: list[tuple[str, int]] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+
+    def broken_by_csp(self) -> list[str]:
+        """The Content-Security-Policy refusals of something of this server's own or inline.
+
+        A refused resource of another host is the policy keeping the page local (Redoc's
+        CDN logo, see :meth:`assert_stays_local`); anything else it refused — an inline
+        script, an ``eval``, a file of this server — would be a page the policy broke.
+        """
+        broken = []
+        for message in self.csp_violations:
+            refused = re.search(r"'((?:https?|wss?|blob):[^']+)'", message)  # the refused URL, if any
+            host = urlsplit(refused.group(1)).hostname if refused else None
+            if host is None or host in LOCAL_HOSTS:
+                broken.append(message)
+        return broken
 
     def urls(self) -> list[str]:
         return [request.url for request in self.requests]
@@ -144,6 +160,12 @@ def page(request, browser_context, network) -> Page:
     page.on("request", lambda sent: network.requests.append(sent))
     page.on("requestfailed", lambda failed: network.failures.append(failed))
     page.on("response", lambda response: network.statuses.append((response.url, response.status)))
+    page.on(
+        "console",
+        lambda message: (
+            network.csp_violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
@@ -154,6 +176,9 @@ def page(request, browser_context, network) -> Page:
         except Exception as error:  # the page may be gone; the test's own error matters more
             print(f"no screenshot of the failure: {error}")
     page.close()
+    # Every page every browser test opens works under the Content-Security-Policy (issue 22).
+    broken = network.broken_by_csp()
+    assert not broken, f"the Content-Security-Policy broke the page: {broken}"
 
 
 @pytest.fixture

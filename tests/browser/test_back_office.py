@@ -292,6 +292,20 @@ def test_api_docs_render_without_leaving_the_machine(page: Page, network, snapsh
     assert time.monotonic() - started < 45
 
 
+def test_the_content_security_policy_refuses_a_script_injected_into_a_page(page: Page, network, live_server_url):
+    """Issue 22: no page had a Content-Security-Policy. Now every browser test fails on a refusal of the
+    page's own resources (see conftest), and here the policy stops what an injection would add."""
+    page.goto(f"{live_server_url}/admin/login/")
+    page.evaluate(
+        """() => { const script = document.createElement('script');
+                   script.textContent = 'window.injected = true'; document.body.appendChild(script); }"""
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.injected === undefined")
+    assert any("inline script" in message for message in network.broken_by_csp()), network.csp_violations
+    network.csp_violations.clear()  # expected here: the page's own scripts are the other tests' concern
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_parts_list_fits_a_phone(page: Page, snapshot, live_server_url):
     """At 390 x 844 the parts list shows name, SKU, price, stock and the badge without scrolling sideways,
