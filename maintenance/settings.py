@@ -121,6 +121,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- storage (S3 through django-storages) ----------------------------------
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)
+# Where browsers reach the S3 server, when not where the app does (compose: the app talks to
+# http://s3:8333, a name only the containers resolve): photo links are signed for it.
+AWS_S3_PUBLIC_ENDPOINT_URL = env("AWS_S3_PUBLIC_ENDPOINT_URL", default=None)
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="us-east-1")
 IMAGE_URL_TTL_SECONDS = env.int("IMAGE_URL_TTL_SECONDS", default=3600)
 STORAGES = {
@@ -293,7 +296,7 @@ X_FRAME_OPTIONS = "DENY"
 # split view and Redoc load theirs from files). Inline styles stay allowed: the admin and the
 # docs' bundles set style attributes. Photos and thumbnails come from the S3 endpoint, whose
 # presigned links the pages show; Redoc's search runs in a blob: worker.
-_S3_ORIGIN = urlsplit(AWS_S3_ENDPOINT_URL or "")
+_S3_ORIGIN = urlsplit(AWS_S3_PUBLIC_ENDPOINT_URL or AWS_S3_ENDPOINT_URL or "")
 _IMAGE_SOURCES = [f"{_S3_ORIGIN.scheme}://{_S3_ORIGIN.netloc}"] if _S3_ORIGIN.netloc else ["https://*.amazonaws.com"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

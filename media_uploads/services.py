@@ -9,6 +9,7 @@ Deleting a row removes its objects once the transaction commits (signals).
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
@@ -217,12 +218,29 @@ def inspect_image(data: bytes) -> InspectedImage:
     return InspectedImage(stored, stored_format, content_type, extension, width, height, thumbnail)
 
 
+@functools.cache
+def _public_storage(endpoint_url: str, bucket_name: str, location: str) -> S3Storage:
+    """The same bucket and keys, addressed at the endpoint browsers reach: for signing links only.
+
+    A presigned URL signs its host: one signed for the app's endpoint fails from a browser that
+    reaches the server by another name. Signing sends nothing to the server; the storage (and
+    its boto3 client) is made once per endpoint and bucket.
+    """
+    options = settings.STORAGES["default"]["OPTIONS"]
+    return S3Storage(**{**options, "endpoint_url": endpoint_url, "bucket_name": bucket_name, "location": location})
+
+
 def signed_url(file) -> str | None:
-    """A fresh presigned GET link to a stored file, valid for ``IMAGE_URL_TTL_SECONDS``."""
+    """A fresh presigned GET link to a stored file, valid for ``IMAGE_URL_TTL_SECONDS``,
+    for the endpoint browsers reach (``AWS_S3_PUBLIC_ENDPOINT_URL``, else the app's own)."""
     if not file:
         return None
     if isinstance(file.storage, S3Storage):
-        return file.storage.url(file.name, expire=settings.IMAGE_URL_TTL_SECONDS)
+        public = settings.AWS_S3_PUBLIC_ENDPOINT_URL
+        storage = file.storage
+        if public:
+            storage = _public_storage(public, storage.bucket_name, storage.location)
+        return storage.url(file.name, expire=settings.IMAGE_URL_TTL_SECONDS)
     return file.url
 
 

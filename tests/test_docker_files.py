@@ -17,7 +17,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import pytest
 import yaml
@@ -238,7 +238,9 @@ def test_only_services_holding_the_s3_keys_can_reach_the_s3_server():
     """
     compose = load_compose()
     services = compose["services"]
-    assert services["s3"]["networks"] == ["storage"]
+    assert services["s3"]["networks"] == ["storage", "s3-public"]
+    # The network that publishes the S3 port holds nothing else.
+    assert [name for name, s in services.items() if "s3-public" in s.get("networks", [])] == ["s3"]
     for name, service in services.items():
         networks = set(service.get("networks", ["default"]))
         if name != "s3" and "storage" in networks:
@@ -248,6 +250,13 @@ def test_only_services_holding_the_s3_keys_can_reach_the_s3_server():
     assert "database" not in services["proxy"]["networks"]
     assert compose["networks"]["storage"]["internal"] is True
     assert compose["networks"]["database"]["internal"] is True
+
+
+def test_photo_links_are_signed_for_the_s3_port_the_browser_reaches():
+    """Issue 23: links were signed for http://s3:8333, a name only the containers resolve."""
+    services = load_compose()["services"]
+    public = urlsplit(service_env(services["app"])["AWS_S3_PUBLIC_ENDPOINT_URL"])
+    assert (public.hostname, f"127.0.0.1:{public.port}:8333") == ("127.0.0.1", services["s3"]["ports"][0])
 
 
 def test_compose_refuses_to_start_without_a_secret_key():

@@ -759,6 +759,23 @@ def test_links_are_presigned_for_the_configured_lifetime(api, order):
     assert parse_qs(urlsplit(detail["thumbnail_url"]).query)["X-Amz-Expires"] == ["120"]
 
 
+def test_links_are_signed_for_the_endpoint_browsers_reach(api, order):
+    """Issue 23: under compose the links were signed for http://s3:8333, a name only the containers
+    resolve. With AWS_S3_PUBLIC_ENDPOINT_URL they are signed for that host, and open from it."""
+    internal = urlsplit(settings.AWS_S3_ENDPOINT_URL)
+    assert internal.hostname == "127.0.0.1"
+    public = f"http://localhost:{internal.port}"  # the same server by another name, as a browser would use
+    body = upload(api, order.pk, make_image("PNG")).json()
+    with override_settings(AWS_S3_PUBLIC_ENDPOINT_URL=public):
+        detail = api.get(f"/api/v1/orders/{order.pk}/images/{body['id']}/").json()
+    for url in (detail["url"], detail["thumbnail_url"]):
+        assert url.startswith(f"{public}/")
+        assert fetch(url).status_code == 200
+        # The signature is the host's: the same link under the app's own name is refused.
+        assert fetch(url.replace(public, settings.AWS_S3_ENDPOINT_URL)).status_code == 403
+    assert urlsplit(body["url"]).netloc == internal.netloc  # without the setting: the app's endpoint
+
+
 def test_the_bucket_is_not_public(api, order):
     body = upload(api, order.pk, make_image("PNG")).json()
     bare = urlsplit(body["url"])._replace(query="").geturl()
