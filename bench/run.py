@@ -478,13 +478,11 @@ def settle(ctx: RunContext, timeout: float = 20.0) -> None:
 
     wrk stops counting at the end of its duration, but gunicorn finishes the
     requests it has started: their orders and idempotency records land a moment
-    later. An order request holds an advisory lock and a transaction meanwhile.
+    later. An order request holds a transaction meanwhile.
     """
     sql = (
-        "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database ="
-        " (SELECT oid FROM pg_database WHERE datname = %(db)s))"
-        " + (SELECT count(*) FROM pg_stat_activity WHERE datname = %(db)s AND pid <> pg_backend_pid()"
-        " AND state IS NOT NULL AND state <> 'idle')"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %(db)s AND pid <> pg_backend_pid()"
+        " AND state IS NOT NULL AND state <> 'idle'"
     )
     quiet = 0
     deadline = time.monotonic() + timeout

@@ -278,6 +278,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- idempotency -----------------------------------------------------------
 IDEMPOTENCY_WINDOW_SECONDS = env.int("IDEMPOTENCY_WINDOW_SECONDS", default=86400)
+# How long a request holds its key: longer than a request can run (gunicorn stops one after
+# GUNICORN_TIMEOUT); a retry after a crash waits this long, then takes the key over.
+IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=env.int("GUNICORN_TIMEOUT", default=30) + 10)
 # How long a worker process remembers a valid API token (maintenance.api.authentication); 0 = never.
 API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=5)
 

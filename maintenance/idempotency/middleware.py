@@ -4,17 +4,19 @@ For a POST or PATCH under ``/api/`` that carries an ``Idempotency-Key`` header
 (or, for ``POST /api/v1/orders/``, a body ``request_id``), scoped to the user,
 the method and the path:
 
-* first time: the key is reserved (INSERT against a unique constraint, committed
-  on its own) and a session advisory lock is held while the view runs; the
-  response is stored with the key; a 5xx or an exception releases the key;
+* first time: the key is reserved — an INSERT against a unique constraint, committed
+  on its own, that carries a lease: who holds the key (a random token) and until
+  when (``IDEMPOTENCY_LEASE_SECONDS``, longer than a request may run); the response
+  is stored with the key by its holder; a 5xx or an exception releases the key;
 * again, same body: the stored response is replayed with ``Idempotent-Replayed: true``
   and the view does not run — but its own checks do (authentication with CSRF for a
   session, permissions, throttles; :func:`refusal_of_a_fresh_request`), so a user who
   lost the permission, or a forged cross-site form, gets the refusal, not the stored answer;
 * again, other body: 422;
 * again while the first still runs: 409 with ``Retry-After``. If the first
-  worker died, its database session ended and its advisory lock with it, so the
-  retry takes the key over and runs.
+  worker died, its lease runs out and a retry takes the key over (a conditional
+  UPDATE: one retry wins) and runs. No state outlives a statement on a database
+  connection, so this holds behind a transaction-mode pooler (PgBouncer) too.
 
 "Same body" compares what the body says, not its bytes: JSON with its keys sorted;
 a POSTed form (multipart or urlencoded) by its fields and, for each file, its field,
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -56,18 +59,11 @@ FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 # Responses that say nothing ran: not stored, so a retry runs for real.
 NOT_STORED_STATUSES = {401, 403, 413, 429}
 TABLE = ProcessedRequest._meta.db_table
-# The reservation: an INSERT against the unique key; no row back means the key exists.
-INSERT_SQL = (
+# The reservation with its lease: an INSERT against the unique key; no row back means the key exists.
+RESERVE_SQL = (
     f"INSERT INTO {TABLE} (key, user_id, method, path, fingerprint, state, response_content_type, "
-    "replay_count, created_at) VALUES (%s, %s, %s, %s, %s, %s, '', 0, %s) ON CONFLICT DO NOTHING RETURNING id"
-)
-# The advisory lock and the reservation in one round trip: the INSERT runs only if the lock was taken.
-LOCK_AND_RESERVE_SQL = (
-    "WITH lock AS (SELECT pg_try_advisory_lock(%s) AS taken), "
-    f"reserved AS (INSERT INTO {TABLE} (key, user_id, method, path, fingerprint, state, response_content_type, "
-    "replay_count, created_at) SELECT %s, %s, %s, %s, %s, %s, '', 0, %s FROM lock WHERE taken "
-    "ON CONFLICT DO NOTHING RETURNING id) "
-    "SELECT (SELECT taken FROM lock), (SELECT id FROM reserved)"
+    "replay_count, created_at, lease_token, lease_expires_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, '', 0, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id"
 )
 
 
@@ -146,11 +142,6 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     for part in (method.encode(), b"\0", path.encode(), b"\0", body):
         digest.update(part)
     return digest.hexdigest()
-
-
-def lock_id(user_id, method: str, path: str, key: str) -> int:
-    digest = hashlib.sha256(f"{user_id}\0{method}\0{path}\0{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def authenticate(request):
@@ -260,51 +251,19 @@ class IdempotencyMiddleware:
         return str(value)
 
     def _handle(self, request, match, user, path, key, digest):
-        lock = lock_id(user.pk, request.method, path, key)
-        now = timezone.now()
-        params = [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now]
-        with connection.cursor() as cursor:
-            try:
-                cursor.execute(LOCK_AND_RESERVE_SQL, [lock, *params])
-            except Exception:
-                # A session advisory lock survives the failure of the statement that took it (a
-                # rollback does not release it): left alone, it would hold the key for as long as
-                # the connection lives, and every retry on another connection would get a 409.
-                self._unlock(lock)
-                raise
-            locked, reserved_id = cursor.fetchone()
-        if not locked:
-            return self._in_flight()
-        unlocked = False
-        try:
-            if reserved_id is not None:
-                record_id, response = reserved_id, None
-            else:
-                record_id, response = self._reserve(request, match, user, path, key, digest)
-            if response is not None:
-                return response
-            try:
-                response = self.get_response(request)
-            except BaseException:
-                self._release(record_id, lock)
-                unlocked = True
-                raise
-            self._finish(record_id, response, lock)
-            unlocked = True
+        lease = uuid.uuid4().hex
+        record_id, response = self._reserve(request, match, user, path, key, digest, lease)
+        if response is not None:
             return response
-        finally:
-            if not unlocked:
-                self._unlock(lock)
-
-    @staticmethod
-    def _unlock(lock: int) -> None:
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock])
-        except Exception:  # the connection is gone, and the lock went with it
-            logger.warning("could not release idempotency lock %s", lock)
+            response = self.get_response(request)
+        except BaseException:
+            self._release(record_id, lease)
+            raise
+        self._finish(record_id, response, lease)
+        return response
 
-    def _reserve(self, request, match, user, path, key, digest):
+    def _reserve(self, request, match, user, path, key, digest, lease: str):
         """Return (record id, None) to run the view, or (None, response) to answer at once.
 
         The reservation is one autocommitted ``INSERT … ON CONFLICT DO NOTHING``
@@ -312,11 +271,23 @@ class IdempotencyMiddleware:
         """
         now = timezone.now()
         window = timedelta(seconds=settings.IDEMPOTENCY_WINDOW_SECONDS)
+        leased_until = now + timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
         lookup = {"user": user, "method": request.method, "path": path, "key": key}
         for _ in range(3):
             with connection.cursor() as cursor:
                 cursor.execute(
-                    INSERT_SQL, [key, user.pk, request.method, path, digest, ProcessedRequest.State.IN_PROGRESS, now]
+                    RESERVE_SQL,
+                    [
+                        key,
+                        user.pk,
+                        request.method,
+                        path,
+                        digest,
+                        ProcessedRequest.State.IN_PROGRESS,
+                        now,
+                        lease,
+                        leased_until,
+                    ],
                 )
                 row = cursor.fetchone()
             if row is not None:
@@ -338,11 +309,14 @@ class IdempotencyMiddleware:
                     "idempotency_key_reused",
                 )
             if existing.state == ProcessedRequest.State.IN_PROGRESS:
-                # We hold the advisory lock, so the request that reserved this key is
-                # gone (its worker died): take the key over and run.
-                existing.created_at = now
-                existing.save(update_fields=["created_at"])
-                return existing.pk, None
+                if existing.lease_expires_at is not None and existing.lease_expires_at > now:
+                    return None, self._in_flight()
+                # Its holder's lease ran out (its worker died): take the key over, unless
+                # another retry just did (the UPDATE matches the old holder only).
+                taken = ProcessedRequest.objects.filter(
+                    pk=existing.pk, state=ProcessedRequest.State.IN_PROGRESS, lease_token=existing.lease_token
+                ).update(lease_token=lease, lease_expires_at=leased_until, created_at=now)
+                return (existing.pk, None) if taken else (None, self._in_flight())
             refused = refusal_of_a_fresh_request(request, match)
             if refused is not None:
                 return None, refused
@@ -351,33 +325,23 @@ class IdempotencyMiddleware:
         return None, self._in_flight()
 
     @staticmethod
-    def _release(record_id: int, lock: int) -> None:
-        """Forget the key (the request did not complete) and release the lock, in one round trip.
-
-        The unlock reads the DELETE's result, so it runs after it: a WITH query nobody
-        reads runs after the main query, which released the lock before the row was
-        touched, and a retry in that moment took the key over and ran the request
-        again. The commit still follows the unlock; a retry's INSERT waits for it.
-        """
+    def _release(record_id: int, lease: str) -> None:
+        """Forget the key (the request did not complete), if this request still holds it."""
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH gone AS (DELETE FROM {TABLE} WHERE id = %s RETURNING 1) "
-                "SELECT pg_advisory_unlock(%s) FROM (SELECT count(*) FROM gone) AS deleted",
-                [record_id, lock],
-            )
+            cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s AND lease_token = %s", [record_id, lease])
 
     @classmethod
-    def _finish(cls, record_id: int, response, lock: int) -> None:
-        """Store the response with the key and release the lock, in one round trip (ordered as in ``_release``)."""
+    def _finish(cls, record_id: int, response, lease: str) -> None:
+        """Store the response with the key, if this request still holds it (its lease was not taken over)."""
         status = response.status_code
         if status >= 500 or status in NOT_STORED_STATUSES or getattr(response, "streaming", False):
-            cls._release(record_id, lock)
+            cls._release(record_id, lease)
             return
         with connection.cursor() as cursor:
             cursor.execute(
-                f"WITH done AS (UPDATE {TABLE} SET state = %s, response_status = %s, response_body = %s, "
-                "response_content_type = %s, completed_at = %s WHERE id = %s RETURNING 1) "
-                "SELECT pg_advisory_unlock(%s) FROM (SELECT count(*) FROM done) AS updated",
+                f"UPDATE {TABLE} SET state = %s, response_status = %s, response_body = %s, "
+                "response_content_type = %s, completed_at = %s, lease_expires_at = NULL "
+                "WHERE id = %s AND lease_token = %s",
                 [
                     ProcessedRequest.State.COMPLETED,
                     status,
@@ -385,9 +349,11 @@ class IdempotencyMiddleware:
                     response.get("Content-Type", ""),
                     timezone.now(),
                     record_id,
-                    lock,
+                    lease,
                 ],
             )
+            if cursor.rowcount == 0:
+                logger.warning("idempotency key %s was taken over before its answer was stored", record_id)
 
     @staticmethod
     def _in_flight():

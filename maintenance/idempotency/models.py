@@ -28,6 +28,9 @@ class ProcessedRequest(models.Model):
     response_content_type = models.CharField(max_length=100, blank=True, default="")
     replay_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(db_index=True)
+    # Who holds the key while its request runs, and until when: a retry after that takes it over.
+    lease_token = models.CharField(max_length=32, blank=True, default="", db_default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -194,6 +194,9 @@ class Gunicorn:
             "SECRET_KEY": "resilience-test-secret-key-" + "x" * 40,
             "THROTTLE_ANON_RATE": "100000/minute",
             "LOG_LEVEL": "WARNING",
+            # A killed worker's key is taken over when its lease runs out: short here, so the
+            # tests' retries see it (their requests take well under a second, not 30 s).
+            "IDEMPOTENCY_LEASE_SECONDS": "6",
             **{name: str(value) for name, value in env.items()},
         }
         self.proc: subprocess.Popen | None = None
