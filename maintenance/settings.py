@@ -126,6 +126,9 @@ AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)
 AWS_S3_PUBLIC_ENDPOINT_URL = env("AWS_S3_PUBLIC_ENDPOINT_URL", default=None)
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="us-east-1")
 IMAGE_URL_TTL_SECONDS = env.int("IMAGE_URL_TTL_SECONDS", default=3600)
+# A CSV import's file between its preview and its confirmation: in S3, which every app server
+# reads (the default, the server's temporary folder, is one server's).
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "maintenance.adminkit.import_storage.ImportFileStorage"
 STORAGES = {
     "default": {
         "BACKEND": "storages.backends.s3.S3Storage",

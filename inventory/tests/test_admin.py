@@ -530,3 +530,27 @@ def test_staff_can_rename_a_sku_in_the_admin_with_a_warning_and_an_audit_entry(s
     assert part.sku == "A-STL-M10-55"
     entry = Auditor.objects.filter(object_id=str(part.pk), action=Auditor.Action.UPDATE).latest("id")
     assert entry.changes["sku"] == ["A-STL-M10-50", "A-STL-M10-55"]
+
+
+def test_an_import_previewed_on_one_server_is_confirmed_on_another(staff):
+    """Issue 23: the file between preview and confirmation was on one server's disk (a temporary
+    folder). It is in the object store now, which every app server reads."""
+    from django.core.files.storage import StorageHandler
+
+    bucket = StorageHandler()["default"]  # as import-export makes it: the bucket's root
+    response = preview(staff, "sku,name,category,price,stock,min_stock\nB-CHR-20-47,Bearing 6204,,3.90,6,1\n")
+    initial = response.context["confirm_form"].initial
+    stored = f"django-import-export/{initial['import_file_name']}"
+    assert bucket.exists(stored)
+    confirm = staff.post(reverse("admin:inventory_sparepart_process_import"), initial)
+    assert confirm.status_code == 302
+    assert SparePart.objects.get(sku="B-CHR-20-47").stock == 6
+    assert not bucket.exists(stored)  # removed once imported
+
+
+def test_a_tampered_import_file_name_reads_nothing(staff):
+    response = preview(staff, "sku,name,category,price,stock,min_stock\nB-CHR-20-47,Bearing 6204,,3.90,6,1\n")
+    initial = {**response.context["confirm_form"].initial, "import_file_name": "../orders/1/photo.jpg"}
+    refused = staff.post(reverse("admin:inventory_sparepart_process_import"), initial)
+    assert refused.status_code == 400
+    assert not SparePart.objects.filter(sku="B-CHR-20-47").exists()
