@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "csp",
+    "maintenance.api",
     "maintenance.accounts",
     "maintenance.audit",
     "maintenance.idempotency",
