@@ -161,7 +161,10 @@ def _encode(image: Image.Image, image_format: str) -> bytes:
     chunks, no bytes appended to the file; the colour profile is kept."""
     options = {"icc_profile": image.info.get("icc_profile")}
     if image_format == "JPEG":
-        image, options["quality"] = _flatten(image), 90
+        flat = _flatten(image)
+        if flat.mode != image.mode:  # converted (CMYK, transparency): the profile described the old samples
+            options["icc_profile"] = None
+        image, options["quality"] = flat, 90
     elif "transparency" in image.info:
         options["transparency"] = image.info["transparency"]
     buffer = io.BytesIO()

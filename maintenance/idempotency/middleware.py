@@ -309,7 +309,9 @@ class IdempotencyMiddleware:
                     "idempotency_key_reused",
                 )
             if existing.state == ProcessedRequest.State.IN_PROGRESS:
-                if existing.lease_expires_at is not None and existing.lease_expires_at > now:
+                # A key reserved before leases existed (during an upgrade) is held as long as one.
+                held_until = existing.lease_expires_at or existing.created_at + (leased_until - now)
+                if held_until > now:
                     return None, self._in_flight()
                 # Its holder's lease ran out (its worker died): take the key over, unless
                 # another retry just did (the UPDATE matches the old holder only).

@@ -64,3 +64,16 @@ def test_a_store_that_fails_halfway_leaves_nothing(monkeypatch):
     with pytest.raises(StorageUnavailable):
         services.store_image(prefix="tests/store", image=image)
     assert len(stored) == 1 and not default_storage.exists(stored[0])
+
+
+def test_a_converted_picture_does_not_keep_a_profile_of_its_old_samples():
+    """A CMYK JPEG is stored as RGB: its CMYK colour profile would misdescribe the new samples."""
+    buffer = io.BytesIO()
+    Image.new("CMYK", (40, 30), (0, 120, 200, 10)).save(buffer, format="JPEG", icc_profile=b"not-rgb-profile")
+    stored = services.inspect_image(buffer.getvalue())
+    with Image.open(io.BytesIO(stored.data)) as image:
+        assert (image.mode, image.info.get("icc_profile")) == ("RGB", None)
+    rgb = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(rgb, format="JPEG", icc_profile=b"an-rgb-profile")
+    with Image.open(io.BytesIO(services.inspect_image(rgb.getvalue()).data)) as image:
+        assert image.info.get("icc_profile") == b"an-rgb-profile"  # kept when the samples are unchanged

@@ -486,3 +486,14 @@ def test_a_replay_in_a_session_needs_the_csrf_token_as_the_first_request_did(sup
     replayed = browser.post("/api/v1/orders/", body, content_type="application/json", HTTP_X_CSRFTOKEN=token)
     assert replayed.status_code == 201 and replayed["Idempotent-Replayed"] == "true"
     assert replayed.json() == first.json()
+
+
+@pytest.mark.django_db
+def test_a_key_reserved_before_leases_existed_is_held_as_long_as_a_lease(api, superuser):
+    """During an upgrade an older worker may hold a key without a lease: not taken over at once."""
+    part = SparePartFactory(stock=5)
+    held = _held(superuser, "upgrade", order(part, "upgrade"), lease_seconds=30)
+    ProcessedRequest.objects.filter(pk=held.pk).update(lease_token="", lease_expires_at=None)
+    assert api.post("/api/v1/orders/", order(part, "upgrade"), format="json").status_code == 409
+    ProcessedRequest.objects.filter(pk=held.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert api.post("/api/v1/orders/", order(part, "upgrade"), format="json").status_code == 201
