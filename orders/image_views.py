@@ -6,14 +6,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from maintenance.api.errors import NotFound
 from maintenance.api.schema import RequestTooLargeErrorSerializer, error_response
 from maintenance.http.resilience import MULTIPART_OVERHEAD
 from media_uploads import services as media
 from media_uploads.models import ServiceOrderImage
 from media_uploads.serializers import ImageUploadSerializer, ServiceOrderImageSerializer
 from orders import services
-from orders.models import ServiceOrder
 
 # The routes' patterns (\d{1,18}) would be documented as strings; the ids are integers.
 ORDER_ID = OpenApiParameter("order_id", int, OpenApiParameter.PATH, description="The order's `id`.")
@@ -37,13 +35,9 @@ class OrderImagesView(GenericAPIView):
     pagination_class = None
     filter_backends = []
 
-    def _require_order(self, order_id: int) -> None:
-        if not ServiceOrder.objects.filter(pk=order_id).exists():
-            raise NotFound(f"Service order {order_id} not found.")
-
     @extend_schema(summary="List an order's images", responses={200: ServiceOrderImageSerializer(many=True)})
     def get(self, request, order_id: int):
-        self._require_order(order_id)
+        services.existing_order(order_id)
         images = ServiceOrderImage.objects.filter(order_id=order_id).order_by("id")
         return Response(ServiceOrderImageSerializer(images, many=True).data)
 
@@ -64,7 +58,7 @@ class OrderImagesView(GenericAPIView):
     def post(self, request, order_id: int):
         # Refuse an oversized body before reading it.
         media.check_upload_size(max(_content_length(request) - MULTIPART_OVERHEAD, 0))
-        self._require_order(order_id)
+        services.existing_order(order_id)
         serializer = ImageUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]

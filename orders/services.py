@@ -205,7 +205,8 @@ def _same_lines(order: ServiceOrder, lines: list[OrderLine]) -> bool:
     return placed == sorted((line.spare_part_id, line.quantity) for line in lines)
 
 
-def _existing_order(order_id: int, *, lock: bool = False) -> ServiceOrder:
+def existing_order(order_id: int, *, lock: bool = False) -> ServiceOrder:
+    """The order, or NotFound naming it (the API's 404)."""
     orders = ServiceOrder.objects.select_for_update() if lock else ServiceOrder.objects
     order = orders.filter(pk=order_id).first()
     if order is None:
@@ -214,7 +215,7 @@ def _existing_order(order_id: int, *, lock: bool = False) -> ServiceOrder:
 
 
 def _lock_order(order_id: int) -> ServiceOrder:
-    return _existing_order(order_id, lock=True)
+    return existing_order(order_id, lock=True)
 
 
 def _require_open(order: ServiceOrder, what: str = "lines") -> None:
@@ -384,7 +385,7 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
     Inside a caller's transaction that is later rolled back, the objects would
     stay: call it from the outermost level (the API does).
     """
-    _require_open(_existing_order(order_id), "photos")
+    _require_open(existing_order(order_id), "photos")
     image = media.inspect_image(data)
     original, thumbnail = media.store_image(prefix=f"orders/{order_id}", image=image)
     try:
@@ -412,7 +413,7 @@ def upload_order_image(order_id: int, *, data: bytes, original_name: str = "", u
 def get_order_image(order_id: int, image_id: int) -> ServiceOrderImage:
     image = ServiceOrderImage.objects.filter(order_id=order_id, pk=image_id).first()
     if image is None:
-        _existing_order(order_id)
+        existing_order(order_id)
         raise NotFound(_("Image %(image)s not found on order %(order)s.") % {"image": image_id, "order": order_id})
     return image
 

@@ -60,6 +60,9 @@ FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 NOT_STORED_STATUSES = {401, 403, 413, 429}
 TABLE = ProcessedRequest._meta.db_table
 # The reservation with its lease: an INSERT against the unique key; no row back means the key exists.
+# SQL because the holder needs the new row's id in the same round trip, and the ORM's
+# bulk_create(ignore_conflicts=True) returns no id on PostgreSQL (get_or_create takes two statements
+# and a savepoint).
 RESERVE_SQL = (
     f"INSERT INTO {TABLE} (key, user_id, method, path, fingerprint, state, response_content_type, "
     "replay_count, created_at, lease_token, lease_expires_at) "
@@ -329,8 +332,7 @@ class IdempotencyMiddleware:
     @staticmethod
     def _release(record_id: int, lease: str) -> None:
         """Forget the key (the request did not complete), if this request still holds it."""
-        with connection.cursor() as cursor:
-            cursor.execute(f"DELETE FROM {TABLE} WHERE id = %s AND lease_token = %s", [record_id, lease])
+        ProcessedRequest.objects.filter(pk=record_id, lease_token=lease).delete()
 
     @classmethod
     def _finish(cls, record_id: int, response, lease: str) -> None:
@@ -339,23 +341,16 @@ class IdempotencyMiddleware:
         if status >= 500 or status in NOT_STORED_STATUSES or getattr(response, "streaming", False):
             cls._release(record_id, lease)
             return
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {TABLE} SET state = %s, response_status = %s, response_body = %s, "
-                "response_content_type = %s, completed_at = %s, lease_expires_at = NULL "
-                "WHERE id = %s AND lease_token = %s",
-                [
-                    ProcessedRequest.State.COMPLETED,
-                    status,
-                    response.content,
-                    response.get("Content-Type", ""),
-                    timezone.now(),
-                    record_id,
-                    lease,
-                ],
-            )
-            if cursor.rowcount == 0:
-                logger.warning("idempotency key %s was taken over before its answer was stored", record_id)
+        stored = ProcessedRequest.objects.filter(pk=record_id, lease_token=lease).update(
+            state=ProcessedRequest.State.COMPLETED,
+            response_status=status,
+            response_body=response.content,
+            response_content_type=response.get("Content-Type", ""),
+            completed_at=timezone.now(),
+            lease_expires_at=None,
+        )
+        if not stored:
+            logger.warning("idempotency key %s was taken over before its answer was stored", record_id)
 
     @staticmethod
     def _in_flight():
