@@ -12,7 +12,7 @@ export PORT
 # Tests use their own bucket (and pytest-django its own test_ database).
 TEST_BUCKET ?= maintenance-test
 
-.PHONY: lock run test test-fast browser-deps gettext-deps messages client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-data bench-inprocess clean-state help
+.PHONY: lock run test test-fast browser-deps scale-deps gettext-deps messages client-deps lint format migrate makemigrations shell token services-start services-stop services-status bench bench-data bench-inprocess clean-state help
 
 help:
 	@echo "make run            start PostgreSQL + S3 if needed, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -61,6 +61,15 @@ browser-deps:
 	@test -x /usr/bin/chromium || DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
 		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
+# The scale-out tests (tests/scale/) put Debian's nginx and PgBouncer in front of two app servers.
+# RUNLEVEL=1: the packages' install scripts must not start system-wide services (port 80, 6432);
+# the tests start their own on free ports.
+scale-deps:
+	@(test -x /usr/sbin/nginx && test -x /usr/sbin/pgbouncer) || RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends nginx pgbouncer \
+		|| (apt-get update && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends nginx pgbouncer)
+
 # GNU gettext (xgettext, msgmerge, msgfmt) for makemessages: `make messages` and the catalogue test
 # (tests/test_translations.py). Serving needs none of it: the compiled .mo is committed.
 gettext-deps:
@@ -80,7 +89,7 @@ client-deps: $(STAMP)
 		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)
 	@$(PY) -m tests.clients.npm
 
-test: $(STAMP) browser-deps gettext-deps client-deps
+test: $(STAMP) browser-deps scale-deps gettext-deps client-deps
 	AWS_STORAGE_BUCKET_NAME=$(TEST_BUCKET) $(DEV) exec -- sh -c '\
 		$(MANAGE) collectstatic --noinput -v0 && \
 		$(PY) -m pytest $(PYTEST_ARGS)'

@@ -103,19 +103,26 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # A connection dropped by a database restart is noticed before use, not by a 500.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+# Behind PgBouncer in transaction mode (DATABASE_TRANSACTION_POOLER=true), each transaction may run
+# on another server connection: nothing may outlive one. Django's server-side cursors (a named
+# cursor kept open between fetches) are turned off, psycopg prepares no statement by default
+# (PgBouncer before 1.21 does not carry them over), and no startup `options` are sent (PgBouncer
+# refuses them): the pooler sets the statement timeout itself (docker/pgbouncer/pgbouncer.ini).
+DATABASE_TRANSACTION_POOLER = env.bool("DATABASE_TRANSACTION_POOLER", default=False)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_TRANSACTION_POOLER
 # Parameters bound by the server, and statements run more than
 # DATABASE_PREPARE_THRESHOLD times on a connection prepared once (psycopg's own
 # cache): the server then skips parsing and planning the same order SQL again.
-# Behind a pooler in transaction mode without prepared-statement support, set
-# DATABASE_PREPARE_THRESHOLD=0 (or DATABASE_SERVER_SIDE_BINDING=false).
+# Behind a pooler the default is 0 (none); PgBouncer 1.21+ with max_prepared_statements
+# keeps them, and then a threshold may be set again.
 if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
-    _prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=5)
+    _prepare_threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=0 if DATABASE_TRANSACTION_POOLER else 5)
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = _prepare_threshold or None
 DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 # One stuck query must not hold a worker forever.
 _statement_timeout_ms = env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000)
-if _statement_timeout_ms:
+if _statement_timeout_ms and not DATABASE_TRANSACTION_POOLER:
     DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={_statement_timeout_ms}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
