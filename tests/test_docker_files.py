@@ -223,7 +223,7 @@ def test_env_example_keeps_debug_off_and_secrets_blank():
 
 def test_compose_has_the_stack():
     services = load_compose()["services"]
-    assert {"postgres", "s3", "migrate", "app", "proxy"} <= set(services)
+    assert {"postgres", "pgbouncer", "s3", "migrate", "app", "proxy"} <= set(services)
     assert re.fullmatch(r"postgres:(17|18)(\.\d+)*(-\w+)?", services["postgres"]["image"])
     assert "seaweedfs" in services["s3"]["image"] or "minio" in services["s3"]["image"]
     assert services["app"]["build"] in (".", {"context": "."})
@@ -304,7 +304,8 @@ def test_app_is_wired_to_the_postgres_and_s3_services(name):
     pg_env = service_env(services["postgres"])
     db = urlparse(env["DATABASE_URL"])
     assert db.scheme in ("postgres", "postgresql")
-    assert (db.hostname, db.port or 5432) == ("postgres", 5432)
+    # The replicas through the pooler; the release job (long migrations, once) directly.
+    assert (db.hostname, db.port or 5432) == ({"app": "pgbouncer", "migrate": "postgres"}[name], 5432)
     assert db.username == pg_env["POSTGRES_USER"]
     assert db.password == pg_env["POSTGRES_PASSWORD"]
     assert db.path.lstrip("/") == pg_env["POSTGRES_DB"]
@@ -319,6 +320,34 @@ def test_app_is_wired_to_the_postgres_and_s3_services(name):
     # The bucket the app uses is the one the server creates at start.
     assert f"-bucket={env['AWS_STORAGE_BUCKET_NAME']}" in s3["command"]
     assert "mini" in s3["command"]
+
+
+def test_the_replicas_reach_postgresql_through_pgbouncer_in_transaction_mode():
+    """Issue 23: compose runs the topology tests/scale/ proves (there with Debian's PgBouncer and this file)."""
+    services = load_compose()["services"]
+    pgbouncer, app, postgres = services["pgbouncer"], services["app"], services["postgres"]
+    assert pgbouncer["image"].startswith("edoburu/pgbouncer:v1.")
+    assert "./docker/pgbouncer/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro" in pgbouncer["volumes"]
+    assert pgbouncer["networks"] == ["database"] and "ports" not in pgbouncer
+    # It logs in to PostgreSQL with the app's credentials (its image writes them to userlist.txt).
+    bouncer_env, pg_env = service_env(pgbouncer), service_env(postgres)
+    assert (bouncer_env["DB_HOST"], bouncer_env["DB_USER"], bouncer_env["DB_PASSWORD"]) == (
+        "postgres",
+        pg_env["POSTGRES_USER"],
+        pg_env["POSTGRES_PASSWORD"],
+    )
+    assert service_env(app)["DATABASE_TRANSACTION_POOLER"] == "true"
+    assert "DATABASE_TRANSACTION_POOLER" not in service_env(services["migrate"])
+    assert app["depends_on"]["pgbouncer"]["condition"] == "service_healthy"
+    assert "pg_isready" in pgbouncer["healthcheck"]["test"]
+
+    ini = (DOCKER_DIR / "pgbouncer" / "pgbouncer.ini").read_text()
+    assert re.search(r"^pool_mode = transaction$", ini, re.MULTILINE)
+    assert re.search(r"^auth_type = scram-sha-256$", ini, re.MULTILINE)
+    assert re.search(r"^\* = host=postgres port=5432 ", ini, re.MULTILINE)
+    # The statement timeout the app cannot send through the pooler is the app's own default.
+    timeout = re.search(r"connect_query='SET statement_timeout = (\d+)'", ini)[1]
+    assert timeout == env_example_entries()["DATABASE_STATEMENT_TIMEOUT_MS"] == "5000"
 
 
 def test_interpolated_values_follow_the_environment():

@@ -13,9 +13,12 @@ that can reach the socket (the folder is PostgreSQL's data folder, mode 0700).
 
 from __future__ import annotations
 
+import configparser
 import contextlib
+import io
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -25,10 +28,9 @@ from pathlib import Path
 
 import psycopg
 
-# The statement timeout of each server connection PgBouncer opens: behind a transaction pooler
-# the app sends no startup options (PgBouncer refuses them), so the pooler sets it, as
-# docker/pgbouncer/pgbouncer.ini does.
-STATEMENT_TIMEOUT_MS = 5000
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# Compose's PgBouncer settings: the tests run the app behind the same ones.
+COMPOSE_PGBOUNCER_INI = PROJECT_DIR / "docker" / "pgbouncer" / "pgbouncer.ini"
 
 
 def free_port() -> int:
@@ -99,32 +101,44 @@ class PgBouncer(_Process):
 
     name = "pgbouncer"
 
-    def __init__(self, work_dir: Path, *, socket_dir: str, pg_port: int = 5432, pool_size: int = 20) -> None:
+    def __init__(self, work_dir: Path, *, socket_dir: str, pg_port: int = 5432, pool_size: int | None = None) -> None:
         super().__init__(work_dir)
         self.socket_dir = socket_dir
         self.pg_port = pg_port
         self.pool_size = pool_size
 
     def config(self) -> str:
-        timeout = f"connect_query='SET statement_timeout = {STATEMENT_TIMEOUT_MS}'"
-        # Every database name is passed through as the PostgreSQL user "postgres" (the embedded
-        # server trusts its socket); clients are not authenticated (127.0.0.1 only, tests).
-        return f"""\
-[databases]
-* = host={self.socket_dir} port={self.pg_port} user=postgres {timeout}
+        """docker/pgbouncer/pgbouncer.ini, pointed at this machine's PostgreSQL and port.
 
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {self.port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {self.work_dir / "userlist.txt"}
-admin_users = postgres
-pool_mode = transaction
-max_client_conn = 500
-default_pool_size = {self.pool_size}
-ignore_startup_parameters = extra_float_digits
-"""
+        Every database is passed through as the PostgreSQL user "postgres" (the embedded server
+        trusts its socket); clients are not authenticated (127.0.0.1 only, tests). The pooling
+        settings (transaction mode, pool size, the statement timeout) are compose's.
+        """
+        ini = configparser.ConfigParser(delimiters=("=",), comment_prefixes=(";",), interpolation=None)
+        ini.optionxform = str  # PgBouncer's names are case-sensitive, "*" included
+        ini.read_string(COMPOSE_PGBOUNCER_INI.read_text())
+        target = ini["databases"]["*"]
+        target = re.sub(r"\bhost=\S+", f"host={self.socket_dir}", target)
+        target = re.sub(r"\bport=\d+", f"port={self.pg_port}", target)
+        ini["databases"]["*"] = f"{target} user=postgres"
+        ini["pgbouncer"].update(
+            listen_addr="127.0.0.1",
+            listen_port=str(self.port),
+            unix_socket_dir="",
+            auth_type="trust",
+            auth_file=str(self.work_dir / "userlist.txt"),
+            admin_users="postgres",
+        )
+        if self.pool_size:
+            ini["pgbouncer"]["default_pool_size"] = str(self.pool_size)
+        text = io.StringIO()
+        ini.write(text)
+        return text.getvalue()
+
+    @staticmethod
+    def statement_timeout_ms() -> int:
+        """The statement timeout compose's PgBouncer gives each server connection."""
+        return int(re.search(r"statement_timeout = (\d+)", COMPOSE_PGBOUNCER_INI.read_text())[1])
 
     def start(self) -> PgBouncer:
         self.write("userlist.txt", '"postgres" ""\n')

@@ -26,7 +26,6 @@ from conftest import make_user, token_for
 from inventory.models import SparePart
 from inventory.tests.factories import SparePartFactory
 from inventory.tests.test_admin import assert_ledger_consistent
-from maintenance.dev.scaleout import STATEMENT_TIMEOUT_MS
 from orders.models import ServiceOrder, ServiceOrderItem
 from tests.scale.conftest import USER_RATE_PER_MINUTE, api_users, send_all
 from tests.security.conftest import admin_session
@@ -58,7 +57,9 @@ def test_the_servers_reach_postgresql_through_pgbouncer_in_transaction_mode(clus
     assert stats["total_xact_count"] >= 6
     # The statement timeout the app cannot send through the pooler is set by it.
     with psycopg.connect(cluster.bouncer.url(name), autocommit=True) as conn:
-        assert conn.execute("SHOW statement_timeout").fetchone()[0] == f"{STATEMENT_TIMEOUT_MS // 1000}s"
+        assert (
+            conn.execute("SHOW statement_timeout").fetchone()[0] == f"{cluster.bouncer.statement_timeout_ms() // 1000}s"
+        )
 
 
 def test_a_replay_storm_over_both_servers_makes_one_order_per_key(cluster):
