@@ -19,6 +19,9 @@ One repeat:
 * **S5** S1 again after preloading 200,000 orders with SQL;
 * **S6** (only when ``make bench-data`` has built its database; :mod:`bench.s6`) the
   latency of every admin page and API list on years of data, one client.
+* **S7** the scale curve (issue 23): S1 on one gunicorn directly, then through nginx and
+  PgBouncer (transaction mode) with one app server and with two, each with half the workers;
+  orders/s and PostgreSQL CPU per order (``--s7 only`` runs it alone).
 
 The results (medians and ranges over the repeats, ratios to the ceiling of the
 same repeat) go to ``bench/results/<timestamp>.json`` and ``.md``.
@@ -115,6 +118,7 @@ class Config:
     s6: str = "auto"  # auto: when the big data set exists; only: S6 alone; off
     s6_requests: int = 10
     s6_page: str | None = None
+    s7: str = "on"  # on: after the repeats; only: S7 alone; off
     env_overrides: dict = field(default_factory=dict)
 
     @classmethod
@@ -277,8 +281,20 @@ class CpuSampler:
     there and in ``other``.
     """
 
-    def __init__(self, app_root: int | None, postmaster: int, loadgen_root: int | None = None, dbname: str = DB_NAME):
-        self.roots = {"app": app_root, "loadgen": loadgen_root}
+    def __init__(
+        self,
+        app_roots: list[int],
+        postmaster: int,
+        loadgen_root: int | None = None,
+        dbname: str = DB_NAME,
+        proxy_roots: list[int] = (),
+    ):
+        # "proxy": S7's nginx and PgBouncer, apart from the app servers they front.
+        self.roots = {
+            "app": list(app_roots),
+            "loadgen": [loadgen_root] if loadgen_root else [],
+            "proxy": list(proxy_roots),
+        }
         self.postmaster = postmaster
         self.dbname = dbname
         self.first: dict[tuple[str, int], int] = {}
@@ -290,13 +306,13 @@ class CpuSampler:
         groups: dict[int, str] = {}
         # The load generator first: when it is this process, gunicorn is its child
         # and must end up under "app".
-        for name in ("loadgen", "app"):
-            root = self.roots[name]
-            if root == os.getpid():
-                groups[root] = name
-            elif root:
-                for pid in _descendants(table, root):
-                    groups[pid] = name
+        for name in ("loadgen", "app", "proxy"):
+            for root in self.roots[name]:
+                if root == os.getpid():
+                    groups[root] = name
+                else:
+                    for pid in _descendants(table, root):
+                        groups[pid] = name
         for pid in _descendants(table, self.postmaster):
             if pid == self.postmaster:
                 groups[pid] = "pg_aux"
@@ -320,7 +336,7 @@ class CpuSampler:
 
     def start(self, loadgen_root: int | None = None) -> CpuSampler:
         if loadgen_root is not None:
-            self.roots["loadgen"] = loadgen_root
+            self.roots["loadgen"] = [loadgen_root]
         self._sample(initial=True)
         self.machine_start = _machine_ticks()
         self.started = time.monotonic()
@@ -328,7 +344,7 @@ class CpuSampler:
         return self
 
     def set_loadgen(self, pid: int) -> None:
-        self.roots["loadgen"] = pid
+        self.roots["loadgen"] = [pid]
 
     def stop(self) -> dict:
         self._sample()
@@ -343,7 +359,9 @@ class CpuSampler:
         ncpu = os.cpu_count() or 1
         machine_busy = (busy1 - busy0) / max(total1 - total0, 1) * ncpu * elapsed
         ours = sum(seconds.values())
-        result = {name: round(seconds[name] / elapsed, 3) for name in ("app", "pg_backends", "pg_aux", "loadgen")}
+        result = {
+            name: round(seconds[name] / elapsed, 3) for name in ("app", "pg_backends", "pg_aux", "loadgen", "proxy")
+        }
         result["postgres"] = round((seconds["pg_backends"] + seconds["pg_aux"]) / elapsed, 3)
         result["machine"] = round(machine_busy / elapsed, 3)
         result["other"] = round(max(machine_busy - ours, 0) / elapsed, 3)
@@ -390,9 +408,57 @@ class Gunicorn:
         table = _proc_table()
         return sorted(pid for pid, (ppid, _) in table.items() if ppid == self.proc.pid)
 
+    def app_pids(self) -> list[int]:
+        """The roots of the app's processes, for CpuSampler."""
+        return [self.proc.pid]
+
+    def proxy_pids(self) -> list[int]:
+        return []
+
     def stop(self) -> None:
         if self.proc is not None:
             terminate(self.proc, timeout=25)
+
+
+class Cluster:
+    """S7's front: ``servers`` gunicorns behind nginx, on PgBouncer in transaction mode (as compose runs
+    the app, from Debian's packages: maintenance.dev.scaleout). Used where a Gunicorn is."""
+
+    def __init__(self, env: dict, db: Database, servers: int, workers_each: int):
+        from maintenance.dev.scaleout import Nginx, PgBouncer
+
+        self.bouncer = PgBouncer(WORK_DIR / "s7" / "pgbouncer", socket_dir=db.socket_dir)
+        self.env = dict(env, DATABASE_TRANSACTION_POOLER="true", WEB_CONCURRENCY=str(workers_each))
+        self.servers: list[Gunicorn] = []
+        self.nginx_class = Nginx
+        self.nginx = None
+        self.count = servers
+
+    def start(self) -> Cluster:
+        self.bouncer.start()
+        self.env["DATABASE_URL"] = self.bouncer.url(DB_NAME)
+        for number in range(self.count):
+            self.servers.append(Gunicorn(self.env, WORK_DIR / f"gunicorn-s7-{number}.log").start())
+        upstreams = [f"127.0.0.1:{server.port}" for server in self.servers]
+        self.nginx = self.nginx_class(WORK_DIR / "s7" / "nginx", upstreams).start()
+        self.url = self.nginx.url
+        return self
+
+    def worker_pids(self) -> list[int]:
+        return [pid for server in self.servers for pid in server.worker_pids()]
+
+    def app_pids(self) -> list[int]:
+        return [server.proc.pid for server in self.servers]
+
+    def proxy_pids(self) -> list[int]:
+        return [self.bouncer.proc.pid] + ([self.nginx.proc.pid] if self.nginx else [])
+
+    def stop(self) -> None:
+        if self.nginx:
+            self.nginx.stop()
+        for server in self.servers:
+            server.stop()
+        self.bouncer.stop()
 
 
 # --- load generators -------------------------------------------------------------
@@ -460,7 +526,11 @@ def run_load_generator(
     ctx: RunContext, cmd: list[str], duration: float, *, measure: bool
 ) -> tuple[subprocess.Popen, str, str, dict | None]:
     """Run wrk or pgbench to its end; with ``measure``, sample the CPU of app, PostgreSQL and it meanwhile."""
-    sampler = CpuSampler(ctx.server.proc.pid, ctx.postmaster, dbname=ctx.dbname) if measure else None
+    sampler = (
+        CpuSampler(ctx.server.app_pids(), ctx.postmaster, dbname=ctx.dbname, proxy_roots=ctx.server.proxy_pids())
+        if measure
+        else None
+    )
     if sampler:
         sampler.start()
     proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -698,7 +768,7 @@ def sellout(ctx: RunContext) -> dict:
         payload = {"request_id": f"{prefix}-{i}", "items": [{"spare_part_id": part, "quantity": 1}]}
         return ctx.api.post(ORDERS_PATH, payload).status_code
 
-    sampler = CpuSampler(ctx.server.proc.pid, ctx.postmaster, os.getpid()).start()
+    sampler = CpuSampler(ctx.server.app_pids(), ctx.postmaster, os.getpid()).start()
     with ThreadPoolExecutor(cfg.concurrency) as pool:
         statuses = Counter(pool.map(order, range(cfg.sellout_orders)))
     cpu = sampler.stop()
@@ -870,7 +940,7 @@ class RunContext:
     base_env: dict
     postmaster: int
     prefix: str = ""
-    server: Gunicorn | None = None
+    server: Gunicorn | Cluster | None = None
     api: Api | None = None
     parts: list[int] = field(default_factory=list)
     hot: list[int] = field(default_factory=list)
@@ -1238,6 +1308,12 @@ def parse_args(argv: list[str] | None) -> Config:
     )
     parser.add_argument("--s6-requests", type=int, default=10, help="measured requests per S6 page (default 10)")
     parser.add_argument("--s6-page", help="S6: only the pages whose label contains this text")
+    parser.add_argument(
+        "--s7",
+        choices=("on", "only", "off"),
+        default="on",
+        help="S7, S1 through nginx and PgBouncer with 1 and 2 app servers: on = after the repeats, only = alone",
+    )
     args = parser.parse_args(argv)
     kwargs = {
         "conn_max_age": args.conn_max_age,
@@ -1258,6 +1334,7 @@ def parse_args(argv: list[str] | None) -> Config:
     cfg.s6 = args.s6
     cfg.s6_requests = args.s6_requests
     cfg.s6_page = args.s6_page
+    cfg.s7 = args.s7
     return cfg
 
 
@@ -1296,10 +1373,10 @@ def run_s6(cfg: Config, db: Database, base_env: dict, *, empty_s1_rps: float | N
     return result
 
 
-def s1_on_an_empty_database(cfg: Config, db: Database, base_env: dict) -> dict:
-    """One S1 as a repeat runs it (fresh database, 1,000 parts through the API), for S6 alone."""
-    token, user_id = build_template(db, base_env)
-    ctx = RunContext(
+def fresh_context(cfg: Config, db: Database, base_env: dict, token: str, user_id: int, *, prefix: str) -> RunContext:
+    """A run on a fresh clone of the template database, its request ids under a new prefix."""
+    db.recreate(DB_NAME, template=TEMPLATE_DB)
+    return RunContext(
         config=cfg,
         db=db,
         wrk=ensure_wrk(),
@@ -1307,9 +1384,13 @@ def s1_on_an_empty_database(cfg: Config, db: Database, base_env: dict) -> dict:
         user_id=user_id,
         base_env=base_env,
         postmaster=db.postmaster_pid(),
+        prefix=f"{prefix}{uuid.uuid4().hex[:6]}",
     )
-    db.recreate(DB_NAME, template=TEMPLATE_DB)
-    ctx.prefix = f"e{uuid.uuid4().hex[:6]}"
+
+
+def s1_on_an_empty_database(cfg: Config, db: Database, base_env: dict) -> dict:
+    """One S1 as a repeat runs it (fresh database, 1,000 parts through the API), for S6 alone."""
+    ctx = fresh_context(cfg, db, base_env, *build_template(db, base_env), prefix="e")
     ctx.server = Gunicorn(base_env, WORK_DIR / "gunicorn.log").start()
     try:
         ctx.api = Api(ctx.server.url, ctx.token)
@@ -1317,6 +1398,144 @@ def s1_on_an_empty_database(cfg: Config, db: Database, base_env: dict) -> dict:
         return order_scenario(ctx, "S1-empty", ctx.parts, cfg.concurrency, cfg.duration, cfg.warmup)
     finally:
         ctx.server.stop()
+
+
+# S7's set-ups: (label, app servers, behind nginx and PgBouncer, app environment). The same workers
+# in total. The second prices what the pooler takes away (prepared statements) apart from the proxies.
+S7_SETUPS = (
+    ("one server, direct", 1, False, {}),
+    ("one server, direct, no prepared statements", 1, False, {"DATABASE_PREPARE_THRESHOLD": "0"}),
+    ("nginx + PgBouncer, one server", 1, True, {}),
+    ("nginx + PgBouncer, two servers", 2, True, {}),
+)
+
+
+def scale_curve(cfg: Config, db: Database, base_env: dict, token: str, user_id: int) -> dict:
+    """S7 (issue 23): S1 on one app server directly, then through nginx and PgBouncer (transaction
+    mode) with one server and with two, the workers shared between them; each on a fresh database."""
+    total = cfg.workers or 2 * (os.cpu_count() or 1)
+    runs = []
+    for label, servers, proxied, extra_env in S7_SETUPS:
+        ctx = fresh_context(cfg, db, base_env, token, user_id, prefix="s7")
+        env = {**base_env, **extra_env}
+        if proxied:
+            server = Cluster(env, db, servers, total // servers)
+        else:
+            server = Gunicorn(dict(env, WEB_CONCURRENCY=str(total)), WORK_DIR / "gunicorn-s7-direct.log")
+        try:
+            ctx.server = server.start()
+            ctx.api = Api(ctx.server.url, ctx.token)
+            prepare_data(ctx)
+            name = f"S7-{len(runs) + 1}"
+            run = order_scenario(ctx, name, ctx.parts, cfg.concurrency, cfg.duration, cfg.warmup)
+            run["invariants"] = check_invariants(ctx, name)["violations"]
+        finally:
+            server.stop()
+        seconds = run["cpu_cores"]["cpu_seconds"]
+        orders = max(run["rps"] * run["duration_s"], 1)
+        run.update(
+            label=label,
+            servers=servers,
+            workers_each=total // servers,
+            proxied=proxied,
+            pg_cpu_ms_per_order=round((seconds.get("pg_backends", 0) + seconds.get("pg_aux", 0)) * 1000 / orders, 3),
+            proxy_cpu_ms_per_order=round(seconds.get("proxy", 0) * 1000 / orders, 3),
+        )
+        runs.append(run)
+    direct, unprepared, one, two = runs
+    result = {
+        "workers_total": total,
+        "runs": runs,
+        "second_server_gain": round(two["rps"] / one["rps"] - 1, 3),
+        "unprepared_cost": round(unprepared["rps"] / direct["rps"] - 1, 3),
+        "proxies_cost": round(one["rps"] / unprepared["rps"] - 1, 3),
+    }
+    rates = " / ".join(f"{run['label']} {run['rps']:.0f}" for run in runs)
+    log(f"S7: {rates} orders/s; a second server {result['second_server_gain']:+.0%}")
+    return result
+
+
+def s7_markdown(result: dict) -> list[str]:
+    lines = [
+        "## S7: the scale curve (issue 23)",
+        "",
+        f"S1 (POST order, random part of 1,000, c=16) with {result['workers_total']} gunicorn workers in all. "
+        "CPU in cores busy on average; PostgreSQL CPU per order counts its backends and its own processes.",
+        "",
+        "| Set-up | workers | orders/s | p50 ms | p99 ms | non-2xx | CPU app / proxies / PG / other"
+        " | PG CPU ms per order | invariant violations |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in result["runs"]:
+        cpu = run["cpu_cores"]
+        workers = f"{run['servers']} x {run['workers_each']}"
+        lines.append(
+            f"| {run['label']} | {workers} | {run['rps']:.0f} | {run['p50_ms']:.1f} | {run['p99_ms']:.1f} | "
+            f"{run['non_2xx']} | {cpu['app']:.2f} / {cpu['proxy']:.2f} / {cpu['postgres']:.2f} / {cpu['other']:.2f} | "
+            f"{run['pg_cpu_ms_per_order']:.2f} | {run['invariants']} |"
+        )
+    lines += [
+        "",
+        f"Orders/s: without prepared statements {result['unprepared_cost']:+.0%}; then nginx and PgBouncer in "
+        f"front {result['proxies_cost']:+.0%}; a second server (the same workers in all) "
+        f"{result['second_server_gain']:+.0%}.",
+    ]
+    return lines
+
+
+def run_s7_only(cfg: Config, db: Database, base_env: dict, started_at: dt.datetime, started: float) -> int:
+    token, user_id = build_template(db, base_env)
+    result = scale_curve(cfg, db, base_env, token, user_id)
+    note = f"; {cfg.duration:g} s per set-up after a {cfg.warmup:g} s warm-up"
+    write_alone(
+        cfg, db, started_at, started, "S7", result, s7_markdown(result), workers=result["workers_total"], note=note
+    )
+    return 0 if all(run["invariants"] == 0 and run["5xx"] == 0 for run in result["runs"]) else 1
+
+
+def write_alone(
+    cfg: Config,
+    db: Database,
+    started_at: dt.datetime,
+    started: float,
+    scenario: str,
+    result: dict,
+    lines: list[str],
+    *,
+    workers: int = 0,
+    targets: dict | None = None,
+    note: str = "",
+) -> None:
+    """The report of one scenario run alone (``--s6 only``, ``--s7 only``): results/<stamp>-<scenario>.{json,md}."""
+    report = {
+        "started": started_at.isoformat(timespec="seconds"),
+        "total_seconds": round(time.monotonic() - started, 1),
+        "config": asdict(cfg),
+        "machine": machine_description(db, cfg, workers),
+    }
+    if targets is not None:
+        report["targets"] = targets
+    report[scenario] = result
+    m = report["machine"]
+    text = "\n".join(
+        [
+            f"# Load benchmark, {scenario} only — {report['started']}",
+            "",
+            f"- {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB RAM; {m['postgresql']}; "
+            f"load average at start {' '.join(m['loadavg_at_start'])}; commit {m['git']}{note}",
+            "",
+            *lines,
+        ]
+    )
+    stamp = started_at.strftime("%Y%m%d-%H%M%S")
+    outputs = [RESULTS_DIR / f"{stamp}-{scenario}.json"]
+    if cfg.reference:
+        outputs.append(RESULTS_DIR / f"reference-{scenario}.json")
+    for path in outputs:
+        path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
+        path.with_suffix(".md").write_text(text + "\n")
+    print(text)
+    log(f"results: {', '.join(str(p.relative_to(PROJECT_DIR)) for p in outputs)} (+ .md)")
 
 
 def s6_targets(result: dict) -> dict[str, dict]:
@@ -1337,35 +1556,9 @@ def s6_targets(result: dict) -> dict[str, dict]:
 
 def run_s6_only(cfg: Config, db: Database, base_env: dict, started_at: dt.datetime, started: float) -> int:
     result = run_s6(cfg, db, base_env)
-    report = {
-        "started": started_at.isoformat(timespec="seconds"),
-        "total_seconds": round(time.monotonic() - started, 1),
-        "config": asdict(cfg),
-        "machine": machine_description(db, cfg, 0),
-        "targets": s6_targets(result),
-        "S6": result,
-    }
-    m = report["machine"]
-    text = "\n".join(
-        [
-            f"# Load benchmark, S6 only — {report['started']}",
-            "",
-            f"- {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB RAM; {m['postgresql']}; "
-            f"load average at start {' '.join(m['loadavg_at_start'])}; commit {m['git']}",
-            "",
-            *s6.markdown(result),
-        ]
-    )
-    stamp = started_at.strftime("%Y%m%d-%H%M%S")
-    outputs = [RESULTS_DIR / f"{stamp}-S6.json"]
-    if cfg.reference:
-        outputs.append(RESULTS_DIR / "reference-S6.json")
-    for path in outputs:
-        path.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
-        path.with_suffix(".md").write_text(text + "\n")
-    print(text)
-    log(f"results: {', '.join(str(p.relative_to(PROJECT_DIR)) for p in outputs)} (+ .md)")
-    return 0 if all(target["met"] for target in report["targets"].values()) else 1
+    targets = s6_targets(result)
+    write_alone(cfg, db, started_at, started, "S6", result, s6.markdown(result), targets=targets)
+    return 0 if all(target["met"] for target in targets.values()) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1386,6 +1579,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"S6: no big data set ({s6.BIG_DB}); run `make bench-data` first")
                 return 2
             return run_s6_only(cfg, db, base_env, started_at, started)
+        if cfg.s7 == "only":
+            return run_s7_only(cfg, db, base_env, started_at, started)
         token, user_id = build_template(db, base_env)
         ctx = RunContext(
             config=cfg,
@@ -1403,6 +1598,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = aggregate(flats)
         empty_s1 = summary["S1.rps"]["median"]
         s6_result = run_s6(cfg, db, base_env, empty_s1_rps=empty_s1) if big_data else None
+        s7_result = scale_curve(cfg, db, base_env, token, user_id) if cfg.s7 == "on" else None
         report = {
             "started": started_at.isoformat(timespec="seconds"),
             "total_seconds": round(time.monotonic() - started, 1),
@@ -1418,6 +1614,8 @@ def main(argv: list[str] | None = None) -> int:
         if s6_result:
             report["S6"] = s6_result
             report["targets"].update(s6_targets(s6_result))
+        if s7_result:
+            report["S7"] = s7_result
         stamp = started_at.strftime("%Y%m%d-%H%M%S")
         outputs = [RESULTS_DIR / f"{stamp}.json"]
         if cfg.reference:
@@ -1425,6 +1623,8 @@ def main(argv: list[str] | None = None) -> int:
         text = markdown(report)
         if s6_result:
             text += "\n" + "\n".join(s6.markdown(s6_result)) + "\n"
+        if s7_result:
+            text += "\n" + "\n".join(s7_markdown(s7_result)) + "\n"
         for path in outputs:
             path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
             path.with_suffix(".md").write_text(text)
