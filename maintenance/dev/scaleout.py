@@ -177,7 +177,9 @@ class Nginx(_Process):
         self.url = f"http://127.0.0.1:{self.port}"
 
     def config(self) -> str:
-        servers = "\n".join(f"        server {address} max_fails=1 fail_timeout=10s;" for address in self.upstreams)
+        # max_fails=0: a server that was down is tried again at once when it is back (a refused
+        # connection still moves the request on to the next one), and turns are strict.
+        servers = "\n".join(f"        server {address} max_fails=0;" for address in self.upstreams)
         kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         temp = "\n".join(f"    {kind}_temp_path {self.work_dir / kind};" for kind in kinds)
         # Run by root, the master switches its worker to an unprivileged user.

@@ -77,6 +77,9 @@ def cluster(django_db_setup, django_db_blocker):
         "THROTTLE_USER_RATE": f"{USER_RATE_PER_MINUTE}/minute",
         # Behind nginx: clients are counted by the address it saw.
         "TRUSTED_PROXY_COUNT": "1",
+        # A crashed server's keys are taken over once their lease runs out: short here (requests take
+        # well under a second), as in tests/resilience.
+        "IDEMPOTENCY_LEASE_SECONDS": "6",
     }
     servers = [LiveServer(workers=2, **env) for _ in range(2)]
     nginx = None
