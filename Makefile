@@ -24,7 +24,7 @@ help:
 	@echo "make migrate        apply migrations"
 	@echo "make makemigrations create migrations after model changes"
 	@echo "make shell          Django shell against the local services"
-	@echo "make token USER=x   print (creating if needed) the API token of user x"
+	@echo "make token USER=x   issue a new API token for user x and print it (shown once)"
 	@echo "make bench          the load benchmark (see bench/README.md)"
 	@echo "make bench-data     the big data set of issue 24 for bench S6 (BENCH_DATA_ARGS=\"--scale 0.01\"; ~8 GB at 1)"
 	@echo "make bench-inprocess  CPU per order / catalogue page in one process (BENCH_ARGS=\"orders --profile\")"

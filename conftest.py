@@ -21,10 +21,10 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from maintenance.accounts.roles import ROLE_PERMISSIONS
+from maintenance.accounts.services import issue_api_token
 
 PROJECT_DIR = Path(__file__).resolve().parent
 # The migrated data as Django serialized it when it created the test database (see
@@ -113,16 +113,6 @@ def _fast_password_hashing(request, settings):
 
 
 @pytest.fixture(autouse=True)
-def _forget_remembered_tokens():
-    """Each test starts with no API token remembered by this process (maintenance.api.authentication)."""
-    from maintenance.api.authentication import forget_tokens
-
-    forget_tokens()
-    yield
-    forget_tokens()
-
-
-@pytest.fixture(autouse=True)
 def _default_language():
     """Each test starts in the default language: a request in Spanish (LocaleMiddleware)
     leaves Spanish active in the thread that served it, here the test's own."""
@@ -152,8 +142,7 @@ def make_user(username: str | None = None, *, groups: tuple[str, ...] = (), **ex
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 
@@ -280,5 +269,5 @@ def live_server_url(django_db_setup, django_db_blocker):
 
 
 def token_for(user) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    """A new API token's key for ``user``."""
+    return issue_api_token(user=user).key

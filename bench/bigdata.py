@@ -538,9 +538,7 @@ def generate(connection, *, scale: float, out=sys.stdout) -> dict:
 
 CREATE_USER_SCRIPT = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-user = get_user_model().objects.create_superuser(username=%r, email="", password=%r)
-Token.objects.create(user=user)
+get_user_model().objects.create_superuser(username=%r, email="", password=%r)
 """
 
 

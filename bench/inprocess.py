@@ -72,22 +72,21 @@ def prepare() -> tuple[str, list[int]]:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
     from inventory import services
     from inventory.models import SparePart
+    from maintenance.accounts.services import issue_api_token
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(
         username="bench-inprocess", defaults={"is_staff": True, "is_superuser": True}
     )
-    token, _ = Token.objects.get_or_create(user=user)
     for n in range(SparePart.objects.count(), PARTS):
         services.create_spare_part(name=f"Bolt {n}", sku=f"B-STL-M{n}-50", price="1.50", stock=10**9)
     # Statistics as autovacuum would have them (without, a new database plans the page as a sort of every part).
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE inventory_sparepart, inventory_category")
-    return token.key, list(SparePart.objects.values_list("id", flat=True)[:PARTS])
+    return issue_api_token(user=user).key, list(SparePart.objects.values_list("id", flat=True)[:PARTS])
 
 
 class Client:

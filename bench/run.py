@@ -1034,9 +1034,9 @@ def profile_s1(ctx: RunContext) -> dict:
 
 CREATE_USER_SCRIPT = """
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from maintenance.accounts.services import issue_api_token
 user = get_user_model().objects.create_superuser(username="%s", email="", password=None)
-print("BENCH_TOKEN", Token.objects.create(user=user).key, user.pk)
+print("BENCH_TOKEN", issue_api_token(user=user).key, user.pk)
 """
 
 

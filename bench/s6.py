@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -226,12 +228,16 @@ def order_parts(db, count: int = 1000) -> list[int]:
 
 
 def bench_token(db) -> str:
-    (token,) = _one(
+    """A new API token of the bench user, valid for a day (only its digest is stored, as the app does)."""
+    key = secrets.token_hex(20)
+    _one(
         db,
-        "SELECT t.key FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id WHERE u.username = %s",
-        [BENCH_USER],
+        "INSERT INTO accounts_apitoken (user_id, name, digest, prefix, created_at, expires_at) "
+        "SELECT id, 'bench S6', %s, %s, now(), now() + interval '1 day' FROM auth_user WHERE username = %s "
+        "RETURNING id",
+        [hashlib.sha256(key.encode()).hexdigest(), key[:8], BENCH_USER],
     )
-    return token
+    return key
 
 
 def run(

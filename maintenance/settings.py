@@ -38,7 +38,6 @@ INSTALLED_APPS = [
     # OpClass() in index expressions (trigram and jsonb_path_ops indexes, issue 24).
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -225,7 +224,7 @@ REST_FRAMEWORK = {
     # Throttles key anonymous clients by the same address as the lockout (see TRUSTED_PROXY_COUNT).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "maintenance.api.authentication.CachedTokenAuthentication",
+        "maintenance.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["maintenance.api.permissions.ModelPermissions"],
@@ -292,8 +291,8 @@ IDEMPOTENCY_WINDOW_SECONDS = env.int("IDEMPOTENCY_WINDOW_SECONDS", default=86400
 # How long a request holds its key: longer than a request can run (gunicorn stops one after
 # GUNICORN_TIMEOUT); a retry after a crash waits this long, then takes the key over.
 IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=env.int("GUNICORN_TIMEOUT", default=30) + 10)
-# How long a worker process remembers a valid API token (maintenance.api.authentication); 0 = never.
-API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=5)
+# How long a new API token is valid (maintenance.accounts.models.ApiToken); the admin may choose otherwise.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
 
 # --- security (production values come from the environment) ---------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("USE_X_FORWARDED_PROTO", False) else None

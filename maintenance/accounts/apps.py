@@ -8,8 +8,3 @@ class AccountsConfig(AppConfig):
     name = "maintenance.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
-
-    def ready(self) -> None:
-        from maintenance.api import authentication
-
-        authentication.connect_signals()

@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 WORK_APPS = ("orders", "inventory", "media_uploads")
-SYSTEM_APPS = ("auth", "authtoken", "axes", "audit", "idempotency")
+SYSTEM_APPS = ("auth", "accounts", "axes", "audit", "idempotency")
 
 
 class LabelledAutocompleteJsonView(AutocompleteJsonView):

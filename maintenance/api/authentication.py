@@ -1,78 +1,58 @@
-"""Token authentication that looks a token up once per request, and rarely more.
+"""Token authentication on hashed, expiring tokens (``maintenance.accounts.models.ApiToken``).
 
-Two memories, both for speed:
+Every request reads its token and its user from the database (one indexed query): a deleted
+token, an expired one or a deactivated user is refused at once by every worker of every
+server, and nothing about a user is remembered between requests.
 
-* per request: the idempotency middleware needs the user before the view runs;
-  the view's own authentication then reuses that result;
-* per process, for ``API_TOKEN_CACHE_SECONDS`` (default 5 s): a client placing
-  orders sends the same token many times a second, and the token query was one
-  of the dearest statements of an order. Only the identity is remembered (the
-  token and its user's row, never the user's permission caches), and each
-  request gets its own copy of the user. Deleting a token or saving its user
-  forgets it at once in this process; other worker processes may accept a
-  deleted token, or a deactivated user, for at most the TTL. ``0`` turns the
-  memory off.
+Within one request the lookup runs once. The idempotency middleware must know the user
+before the view runs (keys are scoped per user), and the view then authenticates the same
+request again through DRF; :func:`one_lookup_per_request` lets the second authentication
+reuse the first one's answer. That memory is a context variable, set for the length of one
+request by the middleware and reset when it ends, so it can never leak into another request.
 """
 
 from __future__ import annotations
 
-import copy
-import threading
-import time
+import contextlib
+from contextvars import ContextVar
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.authtoken.models import Token
 
-# Bounded: a flood of distinct (valid) tokens cannot grow it past this.
-MAX_REMEMBERED_TOKENS = 1000
+from maintenance.accounts.models import ApiToken, digest_of
 
-_remembered: dict[str, tuple[float, object, Token]] = {}
-_lock = threading.Lock()
+# key -> (user, token) of the request being served, when the middleware opened the scope.
+_this_request: ContextVar[dict | None] = ContextVar("api_token_lookups", default=None)
 
 
-def forget_tokens(*, key: str | None = None, user_id=None) -> None:
-    """Forget one token, every token of a user, or (no argument) all of them."""
-    with _lock:
-        if key is None and user_id is None:
-            _remembered.clear()
-            return
-        for remembered_key, (_, user, _token) in list(_remembered.items()):
-            if remembered_key == key or (user_id is not None and user.pk == user_id):
-                _remembered.pop(remembered_key, None)
+@contextlib.contextmanager
+def one_lookup_per_request():
+    """Within this block, a token is looked up once however often the request is authenticated."""
+    reset = _this_request.set({})
+    try:
+        yield
+    finally:
+        _this_request.reset(reset)
 
 
-class CachedTokenAuthentication(TokenAuthentication):
+class ApiTokenAuthentication(TokenAuthentication):
+    """DRF's ``Authorization: Token <key>`` scheme, on :class:`ApiToken` digests."""
+
+    model = ApiToken
+
     def authenticate_credentials(self, key):
-        ttl = settings.API_TOKEN_CACHE_SECONDS
-        if ttl <= 0:
-            return super().authenticate_credentials(key)
-        now = time.monotonic()
-        remembered = _remembered.get(key)
-        if remembered is not None and remembered[0] > now:
-            _, user, token = remembered
-            return copy.copy(user), token
-        # Raises AuthenticationFailed for an unknown token or an inactive user: not remembered.
-        user, token = super().authenticate_credentials(key)
-        with _lock:
-            if len(_remembered) >= MAX_REMEMBERED_TOKENS:
-                _remembered.clear()
-            # A copy taken before any permission check fills the user's perm caches.
-            _remembered[key] = (now + ttl, copy.copy(user), token)
-        return user, token
-
-
-def _forget_deleted_token(sender, instance, **kwargs):
-    forget_tokens(key=instance.key)
-
-
-def _forget_saved_user(sender, instance, **kwargs):
-    forget_tokens(user_id=instance.pk)
-
-
-def connect_signals() -> None:
-    """Called from the app's ``ready()``: a token or user changed in this process is forgotten at once."""
-    post_delete.connect(_forget_deleted_token, sender=Token, dispatch_uid="forget_deleted_token")
-    post_save.connect(_forget_saved_user, sender=get_user_model(), dispatch_uid="forget_saved_user")
+        lookups = _this_request.get()
+        if lookups is not None and key in lookups:
+            return lookups[key]
+        try:
+            token = ApiToken.objects.select_related("user").get(digest=digest_of(key))
+        except ApiToken.DoesNotExist:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        if token.expired:
+            raise exceptions.AuthenticationFailed(_("Token expired."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        if lookups is not None:
+            lookups[key] = (token.user, token)
+        return token.user, token

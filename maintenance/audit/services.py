@@ -17,7 +17,7 @@ from maintenance.audit import context
 from maintenance.audit.models import Auditor
 
 # Never written to the audit trail, whatever the model.
-SECRET_FIELD_MARKERS = ("password", "token", "secret", "key")
+SECRET_FIELD_MARKERS = ("password", "token", "secret", "key", "digest")
 SKIPPED_FIELDS = {"date_created", "date_updated"}
 
 

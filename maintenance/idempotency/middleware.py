@@ -44,6 +44,7 @@ from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from maintenance.api.authentication import one_lookup_per_request
 from maintenance.api.exceptions import API_NOT_FOUND
 from maintenance.http.timing import current_request_id
 from maintenance.idempotency.models import ProcessedRequest
@@ -197,6 +198,11 @@ class IdempotencyMiddleware:
     def __call__(self, request):
         if request.method not in ("POST", "PATCH") or not request.path.startswith("/api/"):
             return self.get_response(request)
+        # The user is needed here (keys are per user) and again by the view: one token query for both.
+        with one_lookup_per_request():
+            return self._call(request)
+
+    def _call(self, request):
         path = request.path.rstrip("/") or "/"
         content_type = request.content_type or ""
         key, field = request.META.get(HEADER), None

@@ -376,9 +376,10 @@ def test_order_list_costs_constant_queries(api, django_assert_num_queries):
             services.place_order(request_id=f"r{i}", items=[{"spare_part_id": p.pk, "quantity": 1} for p in parts])
 
     make_orders(2, 0)
-    api.get("/api/v1/orders/")  # warm caches (the remembered token)
-    # The throttle's count, the count, the page, then its lines (with parts and categories) and images.
-    with django_assert_num_queries(5) as small:
+    api.get("/api/v1/orders/")  # warm caches (content types)
+    # The token (with its user), the throttle's count, the count, the page, then its lines (with parts and
+    # categories) and images.
+    with django_assert_num_queries(6) as small:
         assert len(api.get("/api/v1/orders/?limit=50").json()["results"]) == 2
     make_orders(48, 2)
     with django_assert_num_queries(len(small.captured_queries)):

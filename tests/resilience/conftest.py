@@ -432,9 +432,9 @@ def services():
         "shell",
         "-c",
         "from django.contrib.auth import get_user_model\n"
-        "from rest_framework.authtoken.models import Token\n"
+        "from maintenance.accounts.services import issue_api_token\n"
         "u = get_user_model().objects.create_superuser('faults', password=None)\n"
-        "print(Token.objects.create(user=u).key)",
+        "print(issue_api_token(user=u).key)",
     )
     stack.token = token.strip().splitlines()[-1]
     try:

@@ -170,17 +170,6 @@ def test_throttling_returns_429_with_retry_after(world, monkeypatch):
     cache.clear()
 
 
-def test_issue_token_command_prints_the_same_token_twice(world):
-    from django.core.management import call_command
-
-    make_user("api-client")
-    out1, out2 = io.StringIO(), io.StringIO()
-    call_command("issue_token", "api-client", stdout=out1)
-    call_command("issue_token", "api-client", stdout=out2)
-    assert out1.getvalue().strip() == out2.getvalue().strip()
-    assert len(out1.getvalue().strip()) == 40
-
-
 def run_manage(*args, **env):
     import os
 

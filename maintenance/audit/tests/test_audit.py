@@ -5,12 +5,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from conftest import client_for, make_user
 from inventory import services as inventory
 from inventory.models import Category, SparePart, StockMovement
 from inventory.tests.factories import SparePartFactory
+from maintenance.accounts.models import ApiToken
+from maintenance.accounts.services import issue_api_token
 from maintenance.audit import services as audit
 from maintenance.audit.context import acting_as
 from maintenance.audit.models import Auditor
@@ -126,11 +127,11 @@ def test_management_commands_have_no_actor_unless_given():
 def test_secrets_are_never_recorded():
     User = get_user_model()
     assert "password" not in {f.name for f in audit.audited_fields(User)}
-    assert "key" not in {f.name for f in audit.audited_fields(Token)}
+    assert "digest" not in {f.name for f in audit.audited_fields(ApiToken)}
     # Not audited at all: users and tokens are not business data.
     user = make_user("carol")
-    Token.objects.create(user=user)
-    assert not Auditor.objects.filter(content_type__model__in=["user", "token"]).exists()
+    issue_api_token(user=user)
+    assert not Auditor.objects.filter(content_type__model__in=["user", "apitoken"]).exists()
 
 
 def test_audit_api_is_staff_only_and_filters(api, superuser):
@@ -167,9 +168,9 @@ def test_a_client_cannot_write_another_requests_id_into_the_trail(api):
 def test_audit_list_costs_constant_queries_and_never_counts(api, django_assert_num_queries):
     for n in range(3):
         SparePartFactory(sku=f"A-STL-M{n}-50")
-    api.get("/api/v1/audit/")  # warm caches (the remembered token)
-    # The throttle's count, then the page only: no COUNT(*) of the trail.
-    with django_assert_num_queries(2) as few:
+    api.get("/api/v1/audit/")  # warm caches (content types)
+    # The token (with its user), the throttle's count, then the page only: no COUNT(*) of the trail.
+    with django_assert_num_queries(3) as few:
         api.get("/api/v1/audit/?limit=3")
     assert (
         "COUNT(" not in few.captured_queries[-1]["sql"].upper() and "audit_auditor" in few.captured_queries[-1]["sql"]
