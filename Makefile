@@ -27,7 +27,7 @@ help:
 	@echo "make token USER=x   issue a new API token for user x and print it (shown once)"
 	@echo "make bench          the load benchmark (see bench/README.md)"
 	@echo "make bench-data     the big data set of issue 24 for bench S6 (BENCH_DATA_ARGS=\"--scale 0.01\"; ~8 GB at 1)"
-	@echo "make bench-inprocess  CPU per order / catalogue page in one process (BENCH_ARGS=\"orders --profile\")"
+	@echo "make bench-inprocess  CPU per order / catalogue page / bare request in one process (BENCH_ARGS=\"orders --profile\")"
 	@echo "make messages       update the Spanish catalogue (locale/es) from the code, then translate its empty msgstr"
 	@echo "make services-stop  stop the local PostgreSQL and S3"
 

@@ -6,15 +6,17 @@ change saved half a millisecond. This calls Django's WSGI handler directly (no
 gunicorn, no sockets, one process) and reports the CPU time per request of this
 process and of its PostgreSQL backend, which repeat within a few percent:
 
-    make bench-inprocess                                   # both scenarios, 500 requests each
+    make bench-inprocess                                   # the three scenarios, 500 requests each
     make bench-inprocess BENCH_ARGS="orders --profile"     # plus cProfile, by cumulative CPU time
     make bench-inprocess BENCH_ARGS="orders --queries"     # plus wall time per SQL statement
     make bench-inprocess BENCH_ARGS="orders --instructions"  # instructions per request (callgrind)
 
 ``orders`` is S1 (one line, quantity 1, a random part of 1,000), ``items`` is S3
-(``GET /api/v1/items/?limit=50``). It runs against its own database
-(``maintenance_inprocess``, created by the Makefile target) with DEBUG off and
-the production settings otherwise.
+(``GET /api/v1/items/?limit=50``), ``floor`` is ``GET /api/v1/`` (the API root: the
+middleware, the token check, the throttle and DRF's dispatch, and no query of its own),
+what every API request pays before its own work: subtract it to see a view's own cost.
+It runs against its own database (``maintenance_inprocess``, created by the Makefile
+target) with DEBUG off and the production settings otherwise.
 
 ``--instructions`` counts the instructions this process executes per request
 under valgrind's callgrind (installed from the Debian packages if missing), for
@@ -137,7 +139,11 @@ def scenarios(client: Client, part_ids: list[int]):
         status, content = client.call("GET", "/api/v1/items/", "limit=50")
         assert status.startswith("200"), (status, content[:300])
 
-    return {"orders": orders, "items": items}
+    def floor() -> None:
+        status, content = client.call("GET", "/api/v1/")
+        assert status.startswith("200"), (status, content[:300])
+
+    return {"orders": orders, "items": items, "floor": floor}
 
 
 def backend_cpu_seconds() -> float:
@@ -225,16 +231,16 @@ def count_instructions(name: str, requests: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenario", nargs="*", help="orders and/or items (default: both)")
+    parser.add_argument("scenario", nargs="*", help="orders, items and/or floor (default: all three)")
     parser.add_argument("--requests", type=int, help="measured requests (500; 100 with --instructions)")
     parser.add_argument("--profile", action="store_true", help="cProfile the scenario (CPU time)")
     parser.add_argument("--queries", action="store_true", help="wall time per SQL statement")
     parser.add_argument("--instructions", action="store_true", help="instructions per request, under callgrind")
     args = parser.parse_args(argv)
-    unknown = set(args.scenario) - {"orders", "items"}
+    unknown = set(args.scenario) - {"orders", "items", "floor"}
     if unknown:
-        parser.error(f"unknown scenario(s) {sorted(unknown)}: choose orders and/or items")
-    names = args.scenario or ["orders", "items"]
+        parser.error(f"unknown scenario(s) {sorted(unknown)}: choose from orders, items and floor")
+    names = args.scenario or ["orders", "items", "floor"]
     if args.instructions:
         for name in names:
             count_instructions(name, args.requests or 100)
