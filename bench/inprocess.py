@@ -48,6 +48,8 @@ from pathlib import Path
 from bench.tools import ensure_command
 
 PARTS = 1000
+# What ``scenarios`` returns, in the order they run when none is named.
+SCENARIO_NAMES = ("orders", "items", "floor")
 # Set in the process that callgrind runs: it counts the measured requests only.
 UNDER_CALLGRIND = "BENCH_INPROCESS_UNDER_CALLGRIND"
 # callgrind counts inside this C function only: the measured loop runs in it, nothing else calls it.
@@ -237,10 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", action="store_true", help="wall time per SQL statement")
     parser.add_argument("--instructions", action="store_true", help="instructions per request, under callgrind")
     args = parser.parse_args(argv)
-    unknown = set(args.scenario) - {"orders", "items", "floor"}
+    unknown = set(args.scenario) - set(SCENARIO_NAMES)
     if unknown:
-        parser.error(f"unknown scenario(s) {sorted(unknown)}: choose from orders, items and floor")
-    names = args.scenario or ["orders", "items", "floor"]
+        parser.error(f"unknown scenario(s) {sorted(unknown)}: choose from {', '.join(SCENARIO_NAMES)}")
+    names = args.scenario or list(SCENARIO_NAMES)
     if args.instructions:
         for name in names:
             count_instructions(name, args.requests or 100)
